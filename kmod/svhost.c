@@ -1034,7 +1034,7 @@ static long svhost_ioctl_attach(struct svhost_file *sf, void __user *argp)
 	}
 	port = svhost_get_port(req.name);
 	if (!port) {
-		err = -ENOENT;
+		err = svhost_invalid_req(-ENOENT, "attach: no port %s", req.name);
 		goto unlock;
 	}
 	mutex_lock(&port->lock);
@@ -1102,14 +1102,12 @@ static vm_fault_t svhost_fault(struct vm_fault *vmf)
 	return ret;
 }
 
-/* The protection key is fixed at attach; PROT_EXEC is never allowed. */
+/* The key is fixed at attach; VM_MAYEXEC is clear, so the core refuses exec. */
 static int svhost_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
 			      unsigned long end, unsigned long newflags)
 {
 	if ((newflags ^ vma->vm_flags) & svhost_vm_pkey_mask())
 		return svhost_invalid_req(-EPERM, "mprotect: protection key change");
-	if (newflags & VM_EXEC)
-		return svhost_invalid_req(-EPERM, "mprotect: PROT_EXEC");
 	return 0;
 }
 
