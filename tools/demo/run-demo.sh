@@ -1,0 +1,227 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run-demo.sh: the secure-vhost demo, end to end.
+#
+# Runs as root inside the test VM with svhost.ko loaded, from the repo root:
+#
+#     make -C tools/demo                       # on the host, once
+#     tools/vmtest/run --no-unload -- tools/demo/run-demo.sh
+#
+# (--no-unload: the demo unloads svhost.ko itself as its last step.)
+#
+# Starts tools/demo/svhost-demo (owner = vSwitch role, forked copier = QEMU
+# role), and plays the administrator with tools/svhostctl at the demo's
+# pause points: inspects the port, grants the copier's uid, inspects the
+# attached copier, checks that rmmod is refused, revokes the copier.  At the
+# end checks that every port and byte of pool is gone and unloads the module.
+#
+# Environment: PACKETS (default 100000), COPIER_UID (default 4242).
+# Exit status: 0 when every check passed, 1 otherwise.
+
+set -u -o pipefail
+
+cd "$(dirname "$0")/../.." || exit 1
+
+PACKETS=${PACKETS:-100000}
+COPIER_UID=${COPIER_UID:-4242}
+PORT=demo0
+DEMO=tools/demo/svhost-demo
+CTL_BIN=tools/svhostctl
+SYSFS=/sys/kernel/svhost
+TIMEOUT=900		# seconds to wait for the demo at each step (TCG)
+
+FAILS=0
+DEMO_PID=
+# Set by wait_pause from the demo's PAUSE lines.
+P_copier_uid='' P_pid='' P_tid='' P_uid='' P_pkey=''
+CTL=
+
+section() { printf '\n======== %s ========\n' "$*"; }
+ok() { printf '[admin] ok: %s\n' "$*"; }
+bad() { printf '[admin] FAIL: %s\n' "$*"; FAILS=$((FAILS + 1)); }
+run() { printf '# %s\n' "$*"; "$@"; }
+
+die() {
+	bad "$*"
+	finish
+}
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+	if [ -n "$DEMO_PID" ] && kill -0 "$DEMO_PID" 2>/dev/null; then
+		kill -KILL "$DEMO_PID" 2>/dev/null
+		wait "$DEMO_PID" 2>/dev/null
+	fi
+	if [ -n "$CTL" ]; then rm -rf "$CTL"; fi
+}
+trap cleanup EXIT
+
+finish() {
+	section "Result"
+	if [ "$FAILS" -eq 0 ]; then
+		echo "DEMO PASSED"
+		exit 0
+	fi
+	echo "DEMO FAILED: $FAILS check(s) failed"
+	exit 1
+}
+
+svhostctl() { "$CTL_BIN" "$@"; }
+
+# jcheck DESCRIPTION PYTHON-EXPR: evaluate EXPR with j = JSON from stdin;
+# E is os.environ (pass expected values through the environment).
+jcheck() {
+	local desc=$1 expr=$2
+	if python3 -c '
+import json, os, sys
+j = json.load(sys.stdin)
+E = os.environ
+sys.exit(0 if ('"$expr"') else 1)
+'; then
+		ok "$desc"
+	else
+		bad "$desc"
+	fi
+}
+
+# Wait for "PAUSE <tag> k=v..." from the demo; export the k=v as P_k.
+wait_pause() {
+	local want=$1 word tag rest kv
+	if ! read -r -t "$TIMEOUT" -u 3 word tag rest; then
+		die "the demo did not reach the '$want' pause (exited or timed out)"
+	fi
+	if [ "$word" != PAUSE ] || [ "$tag" != "$want" ]; then
+		die "expected 'PAUSE $want', the demo said '$word $tag $rest'"
+	fi
+	for kv in $rest; do
+		case $kv in
+		*=*) export "P_${kv%%=*}=${kv#*=}" ;;
+		esac
+	done
+}
+
+resume() { echo continue >&4; }
+
+sysval() { cat "$SYSFS/$1" 2>/dev/null; }
+
+# ---------------------------------------------------------------------------
+section "secure-vhost demo: environment"
+echo "kernel $(uname -r), $(nproc) CPUs; CPU flags:$(grep -o -w -e pku -e ospke /proc/cpuinfo | sort -u | tr '\n' ' ')"
+[ "$(id -u)" -eq 0 ] || die "must run as root (inside the test VM)"
+[ -d "$SYSFS" ] || die "$SYSFS missing: svhost.ko is not loaded"
+[ -c /dev/svhost ] || die "/dev/svhost missing"
+ls -l /dev/svhost
+[ -x "$DEMO" ] || die "$DEMO not built: run 'make -C tools/demo' on the host"
+[ -x "$CTL_BIN" ] || die "$CTL_BIN missing"
+run svhostctl stats || bad "svhostctl stats"
+[ "$(sysval ports_count)" = 0 ] || die "ports exist already: $(ls $SYSFS/ports)"
+
+CTL=$(mktemp -d /tmp/svhost-demo.XXXXXX) || die "mktemp"
+mkfifo "$CTL/status" "$CTL/cmd" || die "mkfifo"
+
+section "Owner (vSwitch role) creates port $PORT; copier (QEMU role) forks and asks to attach"
+"$DEMO" --ctl "$CTL" --packets "$PACKETS" --copier-uid "$COPIER_UID" &
+DEMO_PID=$!
+# Same order as the demo opens them.
+exec 3<"$CTL/status" 4>"$CTL/cmd"
+
+wait_pause grant
+section "Administrator: the copier (uid $P_copier_uid) was refused; inspect, then grant"
+run svhostctl list || bad "svhostctl list"
+run svhostctl show "$PORT" || bad "svhostctl show"
+export OWNER_PID=$DEMO_PID
+jcheck \
+	"port is ready, owned by svhost-demo[$DEMO_PID], root-only ACL, >= 1 denial" \
+	'j["state"] == "ready" and j["owner_pid"] == int(E["OWNER_PID"]) and j["owner_comm"] == "svhost-demo" and j["allowed_uids"] == [0] and j["allowed_gids"] == [] and j["denials"] >= 1 and j["copier_pid"] == -1 and j["queue_pairs"] == 1 and j["ring_size"] == 256 and j["buf_size"] == 2048 and j["buf_count"] == 1024 and j["pool_bytes"] == 2 * 1024 * 1024' < <(svhostctl show "$PORT" --json)
+run svhostctl grant "$PORT" --uid "$COPIER_UID" || bad "svhostctl grant"
+export COPIER_UID
+jcheck "allowed_uids is now [0, $COPIER_UID]" \
+	'j["allowed_uids"] == [0, int(E["COPIER_UID"])]' < <(svhostctl show "$PORT" --json)
+resume
+
+wait_pause attached
+section "Administrator: copier attached (pid $P_pid, PD thread $P_tid, pkey $P_pkey) and idle"
+run svhostctl list || bad "svhostctl list"
+run svhostctl show "$PORT" || bad "svhostctl show"
+run svhostctl show "$PORT" --json || bad "svhostctl show --json"
+export P_pid P_tid P_uid P_pkey
+jcheck \
+	"sysfs shows the copier: state attached, pid/tid/uid/pkey as the copier reported, comm svdemo-*" \
+	'j["state"] == "attached" and j["copier_pid"] == int(E["P_pid"]) and j["copier_tid"] == int(E["P_tid"]) and j["copier_uid"] == int(E["P_uid"]) and j["copier_pkey"] == int(E["P_pkey"]) and j["copier_comm"].startswith("svdemo-") and j["attaches"] == 1' < <(svhostctl show "$PORT" --json)
+jcheck "list --json: one port, totals agree" \
+	'len(j["ports"]) == 1 and j["ports"][0]["name"] == "demo0" and j["totals"]["ports_count"] == 1 and j["totals"]["pool_bytes"] >= j["ports"][0]["pool_bytes"] and j["totals"]["attaches"] >= 1' < <(svhostctl list --json)
+run svhostctl stats --json || bad "svhostctl stats --json"
+
+section "Administrator: rmmod must be refused while the port is in use"
+if run rmmod svhost; then
+	bad "rmmod svhost succeeded while a port was open"
+	die "module gone; cannot continue"
+else
+	ok "rmmod refused"
+fi
+
+section "Administrator: revoke the copier"
+run svhostctl revoke "$PORT" || bad "svhostctl revoke"
+resume
+
+wait_pause revoked
+section "Administrator: the copier saw SIGBUS and REVOKED; inspect the port"
+jcheck "state revoked, 1 revocation, copier fields cleared" \
+	'j["state"] == "revoked" and j["revocations"] == 1 and j["copier_pid"] == -1' < <(svhostctl show "$PORT" --json)
+run svhostctl show "$PORT" || bad "svhostctl show"
+printf '# svhostctl revoke %s   (again: must fail)\n' "$PORT"
+if out=$(svhostctl revoke "$PORT" 2>&1); then
+	bad "second revoke succeeded"
+else
+	echo "$out"
+	case $out in
+	*"no copier attached (ENOENT)"*) ok "second revoke: no copier attached (ENOENT)" ;;
+	*) bad "second revoke: unexpected message" ;;
+	esac
+fi
+resume
+
+section "Copier re-attaches on a fresh file, then both sides exit"
+wait "$DEMO_PID"
+rc=$?
+DEMO_PID=
+exec 3<&- 4>&-
+if [ "$rc" -eq 0 ]; then ok "svhost-demo exited 0"; else bad "svhost-demo exited $rc"; fi
+
+section "Teardown: nothing left behind"
+run svhostctl list || bad "svhostctl list"
+run svhostctl stats || bad "svhostctl stats"
+pc=$(sysval ports_count) pb=$(sysval pool_bytes)
+if [ "$pc" = 0 ] && [ "$pb" = 0 ]; then
+	ok "ports_count 0, pool_bytes 0"
+else
+	bad "ports_count '$pc', pool_bytes '$pb' (expected 0 and 0)"
+fi
+if [ -z "$(ls -A "$SYSFS/ports" 2>/dev/null)" ]; then
+	ok "no port directories left"
+else
+	bad "port directories left: $(ls "$SYSFS/ports")"
+fi
+jcheck "counters: >= 2 attaches, >= 1 denial, 1 revocation" \
+	'j["attaches"] >= 2 and j["denials"] >= 1 and j["revocations"] == 1' < <(svhostctl stats --json)
+
+section "Unload the module"
+if run rmmod svhost; then
+	ok "rmmod svhost"
+else
+	bad "rmmod svhost refused after everything was closed"
+fi
+if [ -e "$SYSFS" ] || [ -e /dev/svhost ]; then
+	bad "$SYSFS or /dev/svhost still present after rmmod"
+else
+	ok "$SYSFS and /dev/svhost are gone"
+fi
+run svhostctl list
+if [ $? -eq 1 ]; then
+	ok "svhostctl reports the module as not loaded (exit 1)"
+else
+	bad "svhostctl list without the module should exit 1"
+fi
+
+finish
