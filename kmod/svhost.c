@@ -14,9 +14,12 @@
  *    after the fd is closed *and* every mapping made through it is gone,
  *    because each vma holds a reference on the file.
  *  - struct svhost_port is refcounted by its kobject: one reference for the
- *    owner's file, one for the copier's file, short-lived ones for lookups.
- *    Its memory is freed by the kobject release, i.e. after the last file,
- *    and so the last mapping, is gone.
+ *    owner's file, one for each copier file bound to it, short-lived ones
+ *    for lookups.  The header page goes with the last reference.
+ *  - Rings and pool have their own user count: the live owner and the
+ *    active (attached, not revoked) copier.  Only those two can map or
+ *    fault them, so when both are gone the memory is freed and unaccounted
+ *    at once, even while a revoked copier still holds its file open.
  *  - The port's name and sysfs directory live while the owner's file does.
  *
  * Every open file has a private inode so that revoking a copier can zap
@@ -24,8 +27,10 @@
  *
  * Locking, outermost first:
  *  - svhost_file.lock serialises binding a file to a port (ioctls).
- *  - svhost_lock protects the list of named ports and the global accounting.
- *    Port sysfs handlers never take it, so kobject_del() may run under it.
+ *  - svhost_lock protects the list of named ports and serialises the limit
+ *    checks at creation.  Port sysfs handlers never take it, so
+ *    kobject_del() may run under it.  The totals are atomics, decremented
+ *    without it.
  *  - svhost_port.lock protects the port's copier, state, ACL and counters,
  *    and is taken under mmap_lock by mmap() and the fault handler.
  *    Revocation zaps the copier's mappings under it; zapping needs no
@@ -87,7 +92,7 @@ struct svhost_port {
 	char name[SVHOST_NAME_LEN];
 	struct svhost_layout layout;
 	u64 mem_bytes;			/* accounted in svhost_mem_bytes */
-	bool accounted;
+	bool accounted;			/* under lock once published */
 
 	struct page *hdr_page;
 	struct svhost_shm_header *hdr;	/* kernel address of hdr_page */
@@ -101,6 +106,7 @@ struct svhost_port {
 
 	struct mutex lock;		/* protects the fields below */
 	bool owner_alive;
+	unsigned int mem_users;		/* live owner + active copier */
 	struct svhost_file *copier;
 	kuid_t uids[SVHOST_ACL_MAX];
 	unsigned int nr_uids;
@@ -117,9 +123,11 @@ struct svhost_file {
 	enum svhost_role role;		/* set once, before port is published */
 	struct svhost_port *port;	/* published with smp_store_release() */
 
-	/* Copier only; fixed at attach. */
+	/* Fixed at bind.  Rings and pool can be mapped only from mm. */
 	struct mm_struct *mm;		/* mmgrab()ed, compared only */
+	/* Copier only. */
 	const struct cred *cred;
+	u32 generation;			/* header generation at attach */
 	pid_t pid;
 	pid_t tid;
 	int pkey;
@@ -129,8 +137,8 @@ struct svhost_file {
 
 static DEFINE_MUTEX(svhost_lock);
 static LIST_HEAD(svhost_ports);
-static unsigned int svhost_nr_ports;	/* under svhost_lock */
-static u64 svhost_mem_bytes;		/* under svhost_lock */
+static atomic_t svhost_nr_ports = ATOMIC_INIT(0);
+static atomic64_t svhost_mem_bytes = ATOMIC64_INIT(0);
 
 static atomic64_t svhost_attaches = ATOMIC64_INIT(0);
 static atomic64_t svhost_denials = ATOMIC64_INIT(0);
@@ -214,8 +222,6 @@ static int svhost_check_pkey(int pkey)
 		if (READ_ONCE(require_pkey))
 			return svhost_invalid_req(-EINVAL,
 				"copier brings no protection key");
-		pr_warn("%s[%d]: copier attaching WITHOUT protection key isolation (require_pkey=N)\n",
-			current->comm, task_pid_nr(current));
 		return 0;
 	}
 	if (pkey < 1 || pkey >= arch_max_pkey())
@@ -232,6 +238,11 @@ static int svhost_check_pkey(int pkey)
 
 /* --- Port memory ---------------------------------------------------------- */
 
+/*
+ * Free rings and pool and give their bytes back to the limits.  Nothing can
+ * map or fault them any more: called when their last user is gone, after
+ * any revoked copier's mappings were zapped, or before the port is public.
+ */
 static void svhost_port_free_mem(struct svhost_port *port)
 {
 	unsigned long i;
@@ -240,14 +251,27 @@ static void svhost_port_free_mem(struct svhost_port *port)
 		for (i = 0; i < port->nr_chunks && port->chunks[i]; i++)
 			__free_pages(port->chunks[i], SVHOST_CHUNK_ORDER);
 		kvfree(port->chunks);
+		port->chunks = NULL;
 	}
 	if (port->ring_pages) {
 		for (i = 0; i < port->nr_ring_pages && port->ring_pages[i]; i++)
 			__free_page(port->ring_pages[i]);
 		kvfree(port->ring_pages);
+		port->ring_pages = NULL;
 	}
-	if (port->hdr_page)
-		__free_page(port->hdr_page);
+	if (port->accounted) {
+		atomic_dec(&svhost_nr_ports);
+		atomic64_sub(port->mem_bytes, &svhost_mem_bytes);
+		port->accounted = false;
+	}
+}
+
+/* Drop one user of rings and pool; the last one frees them. */
+static void svhost_put_mem_locked(struct svhost_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	if (!--port->mem_users)
+		svhost_port_free_mem(port);
 }
 
 /* Allocate zeroed, memcg-charged header, ring and pool memory. */
@@ -273,6 +297,8 @@ static int svhost_port_alloc_mem(struct svhost_port *port)
 			return -ENOMEM;
 	}
 	for (i = 0; i < port->nr_chunks; i++) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		port->chunks[i] = alloc_pages(gfp | __GFP_RETRY_MAYFAIL | __GFP_NOWARN,
 					      SVHOST_CHUNK_ORDER);
 		if (!port->chunks[i])
@@ -295,6 +321,8 @@ static bool svhost_port_pfn(struct svhost_port *port, pgoff_t pgoff,
 		*pfn = page_to_pfn(port->hdr_page);
 		return true;
 	}
+	if (!port->ring_pages || !port->chunks)
+		return false;
 	if (pgoff >= rings && pgoff - rings < port->nr_ring_pages) {
 		*pfn = page_to_pfn(port->ring_pages[pgoff - rings]);
 		return true;
@@ -373,7 +401,8 @@ static void svhost_set_state(struct svhost_port *port, u32 state, u32 reason)
 {
 	lockdep_assert_held(&port->lock);
 	WRITE_ONCE(port->hdr->reason, reason);
-	WRITE_ONCE(port->hdr->state, state);
+	/* Readers that see the new state also see its reason. */
+	smp_store_release(&port->hdr->state, state);
 }
 
 static const char *svhost_state_name(u32 state)
@@ -409,6 +438,7 @@ static void svhost_revoke_locked(struct svhost_port *port, u32 reason)
 	svhost_set_state(port, SVHOST_STATE_REVOKED, reason);
 	unmap_mapping_range(cf->inode->i_mapping, port->layout.rings_offset,
 			    0, 1);
+	svhost_put_mem_locked(port);
 	pr_info("port %s: copier %s[%d] revoked (%s)\n", port->name, cf->comm,
 		cf->pid, reason == SVHOST_REASON_ACL ? "acl" : "admin");
 }
@@ -586,7 +616,7 @@ static int svhost_parse_ids(const char *buf, size_t count, u32 *ids)
 	char *cur, *tok;
 	int n = 0;
 
-	if (count >= sizeof(tmp))
+	if (count >= sizeof(tmp) || memchr(buf, '\0', count))
 		return -EINVAL;
 	memcpy(tmp, buf, count);
 	tmp[count] = '\0';
@@ -681,10 +711,9 @@ static ssize_t revoke_store(struct kobject *kobj, struct kobj_attribute *attr,
 			    const char *buf, size_t count)
 {
 	struct svhost_port *port = to_port(kobj);
-	bool val;
 	int ret = count;
 
-	if (kstrtobool(buf, &val) || !val)
+	if (!sysfs_streq(buf, "1"))
 		return svhost_invalid_req(-EINVAL, "port %s: bad revoke value",
 					  port->name);
 	mutex_lock(&port->lock);
@@ -734,12 +763,8 @@ static void svhost_port_release(struct kobject *kobj)
 	struct svhost_port *port = to_port(kobj);
 
 	svhost_port_free_mem(port);
-	if (port->accounted) {
-		mutex_lock(&svhost_lock);
-		svhost_nr_ports--;
-		svhost_mem_bytes -= port->mem_bytes;
-		mutex_unlock(&svhost_lock);
-	}
+	if (port->hdr_page)
+		__free_page(port->hdr_page);
 	mutex_destroy(&port->lock);
 	kfree(port);
 }
@@ -797,7 +822,11 @@ static void svhost_make_layout(const struct svhost_port_create *req,
 				SVHOST_POOL_CHUNK_SIZE);
 }
 
-/* Reserve a slot and memory against the limits; undone by release. */
+/*
+ * Reserve a slot and memory against the limits; undone when the memory is
+ * freed.  Creations are serialised by svhost_lock; concurrent frees only
+ * lower the totals, so the check stays conservative.
+ */
 static int svhost_account_locked(struct svhost_port *port)
 {
 	u64 port_limit = (u64)READ_ONCE(max_port_pool_mib) << 20;
@@ -808,14 +837,14 @@ static int svhost_account_locked(struct svhost_port *port)
 		return svhost_invalid_req(-E2BIG,
 			"create %s: %llu bytes over max_port_pool_mib",
 			port->name, port->mem_bytes);
-	if (svhost_nr_ports >= READ_ONCE(max_ports))
+	if (atomic_read(&svhost_nr_ports) >= READ_ONCE(max_ports))
 		return svhost_invalid_req(-ENOSPC, "create %s: max_ports reached",
 					  port->name);
-	if (svhost_mem_bytes + port->mem_bytes > total_limit)
+	if (atomic64_read(&svhost_mem_bytes) + port->mem_bytes > total_limit)
 		return svhost_invalid_req(-ENOSPC, "create %s: max_pool_mib reached",
 					  port->name);
-	svhost_nr_ports++;
-	svhost_mem_bytes += port->mem_bytes;
+	atomic_inc(&svhost_nr_ports);
+	atomic64_add(port->mem_bytes, &svhost_mem_bytes);
 	port->accounted = true;
 	return 0;
 }
@@ -839,6 +868,7 @@ static struct svhost_port *svhost_port_create(const struct svhost_port_create *r
 	port->uids[0] = GLOBAL_ROOT_UID;
 	port->nr_uids = 1;
 	port->owner_alive = true;
+	port->mem_users = 1;
 
 	mutex_lock(&svhost_lock);
 	err = svhost_find_locked(port->name) ? -EEXIST :
@@ -869,6 +899,7 @@ static struct svhost_port *svhost_port_create(const struct svhost_port_create *r
 	mutex_unlock(&svhost_lock);
 	if (err)
 		goto out_put;
+	kobject_uevent(&port->kobj, KOBJ_ADD);
 	return port;
 
 out_put:
@@ -887,8 +918,22 @@ static void svhost_owner_release(struct svhost_port *port)
 	mutex_lock(&port->lock);
 	port->owner_alive = false;
 	svhost_set_state(port, SVHOST_STATE_OWNER_GONE, SVHOST_REASON_NONE);
+	svhost_put_mem_locked(port);
 	mutex_unlock(&port->lock);
 	kobject_put(&port->kobj);
+}
+
+/* Give up the copier slot of @port if @sf holds it. */
+static void svhost_unbind_copier_locked(struct svhost_file *sf,
+					struct svhost_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	if (port->copier != sf)
+		return;
+	port->copier = NULL;
+	if (port->owner_alive)
+		svhost_set_state(port, SVHOST_STATE_READY, SVHOST_REASON_NONE);
+	svhost_put_mem_locked(port);
 }
 
 static void svhost_copier_release(struct svhost_file *sf)
@@ -896,15 +941,9 @@ static void svhost_copier_release(struct svhost_file *sf)
 	struct svhost_port *port = sf->port;
 
 	mutex_lock(&port->lock);
-	if (port->copier == sf) {
-		port->copier = NULL;
-		if (port->owner_alive)
-			svhost_set_state(port, SVHOST_STATE_READY,
-					 SVHOST_REASON_NONE);
-	}
+	svhost_unbind_copier_locked(sf, port);
 	mutex_unlock(&port->lock);
 	put_cred(sf->cred);
-	mmdrop(sf->mm);
 	kobject_put(&port->kobj);
 }
 
@@ -956,6 +995,8 @@ static long svhost_ioctl_create(struct svhost_file *sf, void __user *argp)
 		err = -EFAULT;
 		goto unlock;
 	}
+	sf->mm = current->mm;
+	mmgrab(sf->mm);
 	sf->role = SVHOST_ROLE_OWNER;
 	/* Pairs with smp_load_acquire() in svhost_mmap(): role first. */
 	smp_store_release(&sf->port, port);
@@ -984,7 +1025,8 @@ static int svhost_bind_copier_locked(struct svhost_file *sf,
 {
 	lockdep_assert_held(&port->lock);
 	if (!port->owner_alive)
-		return -ENOENT;
+		return svhost_invalid_req(-ENOENT, "attach: port %s is closing",
+					  port->name);
 	if (!svhost_acl_admits(port, current_cred())) {
 		port->denials++;
 		return svhost_deny(-EPERM, "port %s: attach not granted",
@@ -995,17 +1037,15 @@ static int svhost_bind_copier_locked(struct svhost_file *sf,
 					  port->name);
 
 	sf->cred = get_current_cred();
-	sf->mm = current->mm;
-	mmgrab(sf->mm);
 	sf->pid = task_tgid_nr(current);
 	sf->tid = task_pid_nr(current);
 	sf->pkey = pkey;
 	get_task_comm(sf->comm, current);
+	sf->generation = port->hdr->generation + 1;
 
 	port->copier = sf;
-	port->attaches++;
-	atomic64_inc(&svhost_attaches);
-	WRITE_ONCE(port->hdr->generation, port->hdr->generation + 1);
+	port->mem_users++;
+	WRITE_ONCE(port->hdr->generation, sf->generation);
 	svhost_set_state(port, SVHOST_STATE_ATTACHED, SVHOST_REASON_NONE);
 	return 0;
 }
@@ -1040,30 +1080,37 @@ static long svhost_ioctl_attach(struct svhost_file *sf, void __user *argp)
 	mutex_lock(&port->lock);
 	err = svhost_bind_copier_locked(sf, port, req.pkey);
 	mutex_unlock(&port->lock);
-	if (err) {
-		kobject_put(&port->kobj);
-		goto unlock;
+	if (err)
+		goto put;
+
+	/* Not published yet, so nothing can have been mapped if this fails. */
+	req.generation = sf->generation;
+	req.layout = port->layout;
+	if (copy_to_user(argp, &req, sizeof(req))) {
+		mutex_lock(&port->lock);
+		svhost_unbind_copier_locked(sf, port);
+		mutex_unlock(&port->lock);
+		put_cred(sf->cred);
+		sf->cred = NULL;
+		err = -EFAULT;
+		goto put;
 	}
 
+	mutex_lock(&port->lock);
+	port->attaches++;
+	mutex_unlock(&port->lock);
+	atomic64_inc(&svhost_attaches);
+	sf->mm = current->mm;
+	mmgrab(sf->mm);
 	sf->role = SVHOST_ROLE_COPIER;
 	/* Pairs with smp_load_acquire() in svhost_mmap(): role first. */
 	smp_store_release(&sf->port, port);
-	req.layout = port->layout;
-	if (copy_to_user(argp, &req, sizeof(req))) {
-		/* Leave the file bound but without the port's copier slot. */
-		mutex_lock(&port->lock);
-		if (port->copier == sf) {
-			port->copier = NULL;
-			svhost_set_state(port, SVHOST_STATE_READY,
-					 SVHOST_REASON_NONE);
-		}
-		sf->revoked = true;
-		mutex_unlock(&port->lock);
-		err = -EFAULT;
-		goto unlock;
-	}
-	pr_debug("port %s: copier %s[%d] attached, pkey %d\n", port->name,
-		 sf->comm, sf->tid, sf->pkey);
+	if (req.pkey == -1)
+		pr_warn_ratelimited("port %s: copier %s[%d] attached WITHOUT protection key isolation (require_pkey=N)\n",
+				    port->name, sf->comm, sf->pid);
+	goto unlock;
+put:
+	kobject_put(&port->kobj);
 unlock:
 	mutex_unlock(&sf->lock);
 	return err;
@@ -1138,6 +1185,35 @@ static bool svhost_range_ok(const struct svhost_layout *l, u64 start, u64 len,
 	return start >= l->pool_offset && end <= l->pool_offset + l->pool_size;
 }
 
+/*
+ * May the current process map rings and pool through @sf?  Only the process
+ * that bound the file may; a copier also needs to be still attached and its
+ * key still allocated (6.1's pkey_free() does not check for users).  Called
+ * with mmap_lock held for writing.
+ */
+static int svhost_may_map(struct svhost_file *sf,
+				   struct svhost_port *port)
+{
+	int err = 0;
+
+	mutex_lock(&port->lock);
+	if (current->mm != sf->mm)
+		err = svhost_deny(-EPERM, "port %s: mapping from another process",
+				  port->name);
+	else if (sf->role == SVHOST_ROLE_COPIER &&
+		 (sf->revoked || !port->owner_alive))
+		err = svhost_deny(-EACCES, "port %s: copier revoked or owner gone",
+				  port->name);
+	else if (sf->role == SVHOST_ROLE_COPIER && sf->pkey > 0 &&
+		 !mm_pkey_is_allocated(current->mm, sf->pkey))
+		err = svhost_deny(-EACCES, "port %s: pkey %d was freed",
+				  port->name, sf->pkey);
+	if (err)
+		port->denials++;
+	mutex_unlock(&port->lock);
+	return err;
+}
+
 static int svhost_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct svhost_file *sf = file->private_data;
@@ -1150,7 +1226,7 @@ static int svhost_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (!port)
 		return svhost_invalid_req(-EINVAL, "mmap of an unbound file");
-	if (!(vma->vm_flags & VM_SHARED))
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return svhost_invalid_req(-EINVAL, "mmap: MAP_PRIVATE");
 	if (vma->vm_flags & VM_EXEC)
 		return svhost_invalid_req(-EPERM, "mmap: PROT_EXEC");
@@ -1160,20 +1236,12 @@ static int svhost_mmap(struct file *file, struct vm_area_struct *vma)
 	if (header && (vma->vm_flags & VM_WRITE))
 		return svhost_invalid_req(-EPERM, "mmap: header is read-only");
 
-	if (sf->role == SVHOST_ROLE_COPIER && !header) {
-		mutex_lock(&port->lock);
-		if (current->mm != sf->mm)
-			err = svhost_deny(-EPERM,
-					  "port %s: copier mapping from another process",
-					  port->name);
-		else if (sf->revoked || !port->owner_alive)
-			err = svhost_deny(-EACCES, "port %s: copier revoked",
-					  port->name);
-		if (err)
-			port->denials++;
-		mutex_unlock(&port->lock);
+	if (!header) {
+		err = svhost_may_map(sf, port);
 		if (err)
 			return err;
+	}
+	if (!header && sf->role == SVHOST_ROLE_COPIER) {
 		vma->vm_flags &= ~svhost_vm_pkey_mask();
 		vma->vm_flags |= svhost_pkey_vm_flags(sf->pkey);
 	}
@@ -1219,6 +1287,8 @@ static int svhost_release(struct inode *inode, struct file *file)
 		svhost_owner_release(sf->port);
 	else if (sf->role == SVHOST_ROLE_COPIER)
 		svhost_copier_release(sf);
+	if (sf->mm)
+		mmdrop(sf->mm);
 	iput(sf->inode);
 	mutex_destroy(&sf->lock);
 	kfree(sf);
@@ -1232,6 +1302,7 @@ static const struct file_operations svhost_fops = {
 	.unlocked_ioctl = svhost_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = svhost_mmap,
+	.fsync = noop_fsync,
 	.llseek = noop_llseek,
 };
 
@@ -1253,23 +1324,13 @@ static ssize_t version_show(struct kobject *kobj, struct kobj_attribute *attr,
 static ssize_t ports_count_show(struct kobject *kobj,
 				struct kobj_attribute *attr, char *buf)
 {
-	unsigned int n;
-
-	mutex_lock(&svhost_lock);
-	n = svhost_nr_ports;
-	mutex_unlock(&svhost_lock);
-	return sysfs_emit(buf, "%u\n", n);
+	return sysfs_emit(buf, "%d\n", atomic_read(&svhost_nr_ports));
 }
 
 static ssize_t global_pool_bytes_show(struct kobject *kobj,
 				      struct kobj_attribute *attr, char *buf)
 {
-	u64 n;
-
-	mutex_lock(&svhost_lock);
-	n = svhost_mem_bytes;
-	mutex_unlock(&svhost_lock);
-	return sysfs_emit(buf, "%llu\n", n);
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&svhost_mem_bytes));
 }
 
 static ssize_t global_attaches_show(struct kobject *kobj,

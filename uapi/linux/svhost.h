@@ -98,8 +98,12 @@ enum svhost_revoke_reason {
 
 /*
  * The header page is written only by the kernel and mapped read-only into
- * both sides.  A copier that takes SIGBUS on the pool reads state and reason
- * here.  generation increases on every attach and every revocation.
+ * both sides.  generation increases on every attach and every revocation.
+ * A copier remembers the generation SVHOST_COPIER_ATTACH returned: while
+ * the header shows that generation it is attached; once it differs the
+ * copier has lost the port, and if it is exactly one more, state and reason
+ * say why (a later attach by someone else overwrites them).  state is
+ * stored with release semantics after reason.
  */
 struct svhost_shm_header {
 	__u32 magic;		/* SVHOST_SHM_MAGIC */
@@ -214,11 +218,15 @@ struct svhost_port_create {
  * pool made through this file carry that key and can only be made by the
  * attaching process.  pkey = -1 is accepted only when the administrator has
  * cleared the module parameter require_pkey.  One copier per port.
+ * The file also stays bound to the attaching process: rings and pool can
+ * be mapped only from its mm (the thread id is recorded for sysfs).
  */
 struct svhost_copier_attach {
 	__u32 flags;		/* in: zero */
 	__s32 pkey;		/* in */
 	char name[SVHOST_NAME_LEN];	/* in */
+	__u32 generation;	/* out: header generation while attached */
+	__u32 reserved;		/* out: zero */
 	struct svhost_layout layout;	/* out */
 };
 
