@@ -351,7 +351,8 @@ static bool svhost_name_valid(const char *name)
 	for (i = 0; i < len; i++) {
 		char c = name[i];
 
-		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+		if (!isascii(c) ||
+		    (!isalnum(c) && c != '_' && c != '-' && c != '.'))
 			return false;
 	}
 	return true;
@@ -1085,6 +1086,7 @@ static long svhost_ioctl_attach(struct svhost_file *sf, void __user *argp)
 
 	/* Not published yet, so nothing can have been mapped if this fails. */
 	req.generation = sf->generation;
+	req.reserved = 0;
 	req.layout = port->layout;
 	if (copy_to_user(argp, &req, sizeof(req))) {
 		mutex_lock(&port->lock);

@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Port lifetime: per-port sysfs values and state transitions, revocation
+ * through sysfs "revoke", the owner or the copier dying while mapped, and
+ * every close order, each ending with the global counters at baseline.
+ */
+#include "kselftest_harness.h"
+#include "svhost_util.h"
+
+#include <sys/wait.h>
+#include <time.h>
+
+FIXTURE(life) {
+	struct svh_owner o;
+	struct svh_copier c, c2;
+	struct svh_child ch;
+	long long ports0, bytes0;
+};
+
+FIXTURE_SETUP(life)
+{
+	int ret;
+
+	self->c.fd = self->c2.fd = -1;
+	self->ch.pid = -1;
+	SVH_COUNTER(self->ports0, "ports_count");
+	SVH_COUNTER(self->bytes0, "pool_bytes");
+	ret = svh_owner_setup(&self->o, "life");
+	ASSERT_EQ(0, ret) TH_LOG("owner setup: %s", strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(life)
+{
+	if (self->ch.pid > 0)
+		svh_child_kill(&self->ch);
+	svh_copier_stop(&self->c);
+	svh_copier_stop(&self->c2);
+	svh_owner_close(&self->o);
+	EXPECT_EQ(0, svh_wait_counter("ports_count", self->ports0, 2000));
+	EXPECT_EQ(0, svh_wait_counter("pool_bytes", self->bytes0, 2000));
+}
+
+static const struct svhost_shm_header *hdr_of(const struct svh_owner *o)
+{
+	return o->hdr;
+}
+
+#define ohdr(self)	hdr_of(&(self)->o)
+
+static void port_str(struct __test_metadata *_metadata, const char *port,
+		     const char *attr, char *buf, size_t len)
+{
+	ASSERT_EQ(0, svh_port_str(port, attr, buf, len))
+		TH_LOG("read %s/%s", port, attr);
+}
+
+/* Header fields as seen through the copier's own header mapping. */
+static int copier_hdr(struct svh_copier *c, void *arg)
+{
+	const struct svhost_shm_header *h = c->hdr;
+	__u32 *out = arg;
+
+	out[0] = h->state;
+	out[1] = h->reason;
+	out[2] = h->generation;
+	out[3] = h->magic;
+	return 0;
+}
+
+static int copier_touch(struct svh_copier *c, void *arg)
+{
+	struct svh_fault *f = arg;
+
+	return svh_probe_read(c->pool, NULL, f);
+}
+
+static int copier_touch_rings(struct svh_copier *c, void *arg)
+{
+	struct svh_fault *f = arg;
+
+	return svh_probe_write(c->rings, 0, f);
+}
+
+static int copier_fill(struct svh_copier *c, void *arg)
+{
+	svh_fill(c->pool, c->lay.pool_size, (uintptr_t)arg);
+	return 0;
+}
+
+static int copier_verify(struct svh_copier *c, void *arg)
+{
+	return svh_check(c->pool, c->lay.pool_size, (uintptr_t)arg) >= 0;
+}
+
+static int copier_mmap_pool(struct svh_copier *c, void *arg)
+{
+	void *p;
+
+	(void)arg;
+	p = svh_map(c->fd, c->lay.pool_offset, c->lay.pool_size,
+		    PROT_READ | PROT_WRITE);
+	if (p == MAP_FAILED)
+		return errno;
+	munmap(p, c->lay.pool_size);
+	return 0;
+}
+
+static int copier_mmap_rings(struct svh_copier *c, void *arg)
+{
+	void *p;
+
+	(void)arg;
+	p = svh_map(c->fd, c->lay.rings_offset, c->lay.rings_size,
+		    PROT_READ | PROT_WRITE);
+	if (p == MAP_FAILED)
+		return errno;
+	munmap(p, c->lay.rings_size);
+	return 0;
+}
+
+TEST_F(life, sysfs_port_values)
+{
+	char buf[64], comm[32];
+
+	EXPECT_EQ(getpid(), svh_port_ll(self->o.name, "owner_pid"));
+	port_str(_metadata, self->o.name, "owner_comm", buf, sizeof(buf));
+	ASSERT_EQ(0, svh_read_file("/proc/self/comm", comm, sizeof(comm)));
+	EXPECT_STREQ(comm, buf);
+	port_str(_metadata, self->o.name, "state", buf, sizeof(buf));
+	EXPECT_STREQ("ready", buf);
+	EXPECT_EQ(SVH_DEF_QP, svh_port_ll(self->o.name, "queue_pairs"));
+	EXPECT_EQ(SVH_DEF_RING, svh_port_ll(self->o.name, "ring_size"));
+	EXPECT_EQ(SVH_DEF_BUF_SIZE, svh_port_ll(self->o.name, "buf_size"));
+	EXPECT_EQ(SVH_DEF_BUF_COUNT, svh_port_ll(self->o.name, "buf_count"));
+	EXPECT_EQ(2 << 20, svh_port_ll(self->o.name, "pool_bytes"));
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_pid"));
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_tid"));
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_uid"));
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_pkey"));
+	port_str(_metadata, self->o.name, "copier_comm", buf, sizeof(buf));
+	EXPECT_STREQ("", buf);
+	EXPECT_EQ(0, svh_port_ll(self->o.name, "attaches"));
+	EXPECT_EQ(0, svh_port_ll(self->o.name, "denials"));
+	EXPECT_EQ(0, svh_port_ll(self->o.name, "revocations"));
+}
+
+/* ready -> attached -> revoked -> attached (new file) -> ready */
+TEST_F(life, state_transitions)
+{
+	__u32 g0, g1, g2, g3, hv[4];
+	struct svh_fault f;
+	char st[32];
+
+	SVH_NEED_PKU();
+	g0 = ohdr(self)->generation;
+	EXPECT_EQ((__u32)SVHOST_STATE_READY, ohdr(self)->state);
+
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	port_str(_metadata, self->o.name, "state", st, sizeof(st));
+	EXPECT_STREQ("attached", st);
+	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED, ohdr(self)->state);
+	g1 = ohdr(self)->generation;
+	EXPECT_LT(g0, g1);
+
+	ASSERT_EQ(0, svh_port_write(self->o.name, "revoke", "1"));
+	port_str(_metadata, self->o.name, "state", st, sizeof(st));
+	EXPECT_STREQ("revoked", st);
+	EXPECT_EQ((__u32)SVHOST_STATE_REVOKED, ohdr(self)->state);
+	EXPECT_EQ((__u32)SVHOST_REASON_ADMIN, ohdr(self)->reason);
+	g2 = ohdr(self)->generation;
+	EXPECT_LT(g1, g2);
+
+	/* a new file (same process, new key) attaches again */
+	ASSERT_EQ(0, svh_copier_start(&self->c2, self->o.name))
+		TH_LOG("re-attach: %s", self->c2.step);
+	port_str(_metadata, self->o.name, "state", st, sizeof(st));
+	EXPECT_STREQ("attached", st);
+	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED, ohdr(self)->state);
+	g3 = ohdr(self)->generation;
+	EXPECT_LT(g2, g3);
+	EXPECT_EQ(self->c2.w.tid, svh_port_ll(self->o.name, "copier_tid"));
+	EXPECT_EQ(self->c2.pkey, svh_port_ll(self->o.name, "copier_pkey"));
+	EXPECT_EQ(2, svh_port_ll(self->o.name, "attaches"));
+
+	/* the revoked file's mappings stay dead */
+	EXPECT_EQ(SIGBUS, svh_copier_call(&self->c, copier_touch, &f));
+
+	/* closing the revoked file does not disturb the new copier */
+	svh_copier_stop(&self->c);
+	EXPECT_EQ(0, svh_copier_call(&self->c2, copier_touch, &f));
+	port_str(_metadata, self->o.name, "state", st, sizeof(st));
+	EXPECT_STREQ("attached", st);
+	ASSERT_EQ(0, svh_copier_call(&self->c2, copier_hdr, hv));
+	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED, hv[0]);
+
+	svh_copier_stop(&self->c2);
+	EXPECT_EQ(0, svh_wait_port_state(self->o.name, "ready", 2000));
+	EXPECT_EQ((__u32)SVHOST_STATE_READY, ohdr(self)->state);
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_pid"));
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_pkey"));
+	EXPECT_LE(g3, ohdr(self)->generation);
+}
+
+TEST_F(life, revoke_sigbus)
+{
+	long long rev0;
+	struct svh_fault f;
+	__u32 hv[4], gen;
+
+	SVH_NEED_PKU();
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	ASSERT_EQ(0, svh_copier_call(&self->c, copier_fill, (void *)51));
+	ASSERT_EQ(0, svh_copier_call(&self->c, copier_touch, &f));
+	ASSERT_EQ(0, svh_copier_call(&self->c, copier_hdr, hv));
+	gen = hv[2];
+	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED, hv[0]);
+	SVH_COUNTER(rev0, "revocations");
+
+	ASSERT_EQ(0, svh_port_write(self->o.name, "revoke", "1\n"));
+	EXPECT_EQ(rev0 + 1, svh_counter("revocations"));
+	EXPECT_EQ(1, svh_port_ll(self->o.name, "revocations"));
+
+	EXPECT_EQ(SIGBUS, svh_copier_call(&self->c, copier_touch, &f));
+	EXPECT_EQ(self->c.pool, f.addr);
+	EXPECT_EQ(SIGBUS, svh_copier_call(&self->c, copier_touch_rings, &f));
+	EXPECT_EQ(self->c.rings, f.addr);
+	/* stays revoked */
+	EXPECT_EQ(SIGBUS, svh_copier_call(&self->c, copier_touch, &f));
+	ASSERT_EQ(0, svh_copier_call(&self->c, copier_hdr, hv));
+	EXPECT_EQ((__u32)SVHOST_SHM_MAGIC, hv[3]);
+	EXPECT_EQ((__u32)SVHOST_STATE_REVOKED, hv[0]);
+	EXPECT_EQ((__u32)SVHOST_REASON_ADMIN, hv[1]);
+	EXPECT_LT(gen, hv[2]);
+	/* the owner keeps its memory and data */
+	EXPECT_EQ(-1, svh_check(self->o.pool, self->o.lay.pool_size, 51));
+	svh_fill(self->o.pool, SVH_PAGE, 52);
+	EXPECT_EQ(-1, svh_check(self->o.pool, SVH_PAGE, 52));
+}
+
+struct busy {
+	volatile bool stop;
+	unsigned long loops;
+	struct svh_fault f;
+};
+
+/* Copy packets in a loop until the mapping goes away (bounded). */
+static int copier_busy(struct svh_copier *c, void *arg)
+{
+	struct busy *b = arg;
+	volatile __u64 *p = c->pool;
+	size_t n = c->lay.pool_size / 8;
+	time_t end = time(NULL) + 10;
+	int sig;
+
+	for (b->loops = 0; !b->stop; b->loops++) {
+		sig = svh_probe_write(&p[(b->loops * 509) % n],
+				      (__u8)b->loops, &b->f);
+		if (sig)
+			return sig;
+		if (!(b->loops & 1023) && time(NULL) > end)
+			break;
+	}
+	return 0;
+}
+
+static void *revoke_later(void *arg)
+{
+	const char *name = arg;
+
+	usleep(50000);
+	return (void *)(long)svh_port_write(name, "revoke", "1");
+}
+
+/* Revocation while the copier is busy in its pool. */
+TEST_F(life, revoke_while_busy)
+{
+	struct busy b;
+	pthread_t th;
+	void *ret;
+	int sig;
+
+	SVH_NEED_PKU();
+	memset(&b, 0, sizeof(b));
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	ASSERT_EQ(0, pthread_create(&th, NULL, revoke_later, self->o.name));
+	sig = svh_copier_call(&self->c, copier_busy, &b);
+	pthread_join(th, &ret);
+	EXPECT_EQ(0, (long)ret);
+	EXPECT_EQ(SIGBUS, sig) TH_LOG("%lu loops without a fault", b.loops);
+	EXPECT_LT(0UL, b.loops);
+	EXPECT_EQ((__u32)SVHOST_STATE_REVOKED, ohdr(self)->state);
+	EXPECT_EQ((__u32)SVHOST_REASON_ADMIN, ohdr(self)->reason);
+}
+
+TEST_F(life, revoked_file_mmap_eacces)
+{
+	long long den0;
+
+	SVH_NEED_PKU();
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	ASSERT_EQ(0, svh_port_write(self->o.name, "revoke", "1"));
+	SVH_COUNTER(den0, "denials");
+	EXPECT_EQ(EACCES, svh_copier_call(&self->c, copier_mmap_pool, NULL));
+	EXPECT_EQ(EACCES, svh_copier_call(&self->c, copier_mmap_rings, NULL));
+	EXPECT_EQ(den0 + 2, svh_counter("denials"));
+	/* the revoked file cannot attach again: close it and attach anew */
+	EXPECT_EQ(-EBUSY, svh_attach(self->c.fd, self->o.name, self->c.pkey,
+				     NULL));
+}
+
+TEST_F(life, revoke_without_copier_enoent)
+{
+	long long rev0;
+
+	SVH_NEED_PKU();
+	SVH_COUNTER(rev0, "revocations");
+	EXPECT_EQ(-ENOENT, svh_port_write(self->o.name, "revoke", "1"));
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	ASSERT_EQ(0, svh_port_write(self->o.name, "revoke", "1"));
+	/* already revoked: no copier attached any more */
+	EXPECT_EQ(-ENOENT, svh_port_write(self->o.name, "revoke", "1"));
+	svh_copier_stop(&self->c);
+	EXPECT_EQ(-ENOENT, svh_port_write(self->o.name, "revoke", "1"));
+	EXPECT_EQ(rev0 + 1, svh_counter("revocations"));
+}
+
+TEST_F(life, revoke_bad_value_einval)
+{
+	static const char * const bad[] = {
+		"0", "2", "11", "yes", "-1", "\n", " ", "1 1", "0x1",
+	};
+	long long inval0, rev0;
+	struct svh_fault f;
+	unsigned int i;
+	char st[32];
+	int ret;
+
+	SVH_NEED_PKU();
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	SVH_COUNTER(inval0, "invalid_requests");
+	SVH_COUNTER(rev0, "revocations");
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		ret = svh_port_write(self->o.name, "revoke", bad[i]);
+		EXPECT_EQ(-EINVAL, ret) TH_LOG("revoke \"%s\": %d", bad[i], ret);
+	}
+	EXPECT_EQ(inval0 + (long long)ARRAY_SIZE(bad),
+		  svh_counter("invalid_requests"));
+	EXPECT_EQ(rev0, svh_counter("revocations"));
+	port_str(_metadata, self->o.name, "state", st, sizeof(st));
+	EXPECT_STREQ("attached", st);
+	EXPECT_EQ(0, svh_copier_call(&self->c, copier_touch, &f));
+}
+
+TEST_F(life, revoke_nonroot_refused)
+{
+	char path[160];
+	struct svh_fault f;
+	pid_t pid;
+	int ret;
+
+	SVH_NEED_PKU();
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	snprintf(path, sizeof(path), SVH_SYSFS "/ports/%s/revoke",
+		 self->o.name);
+	pid = svh_fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		CHILD_CHECK(svh_drop_to(SVH_NOBODY, SVH_NOBODY, 0, NULL) == 0);
+		ret = svh_write_file(path, "1");
+		CHILD_CHECK(ret == -EACCES || ret == -EPERM);
+		_exit(0);
+	}
+	EXPECT_EQ(0, svh_wait(pid));
+	EXPECT_EQ(0, svh_copier_call(&self->c, copier_touch, &f));
+	EXPECT_EQ(0, svh_port_ll(self->o.name, "revocations"));
+}
+
+/* The copier closes normally: the port is ready again, sysfs is reset. */
+TEST_F(life, copier_close_resets)
+{
+	char buf[32];
+
+	SVH_NEED_PKU();
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	svh_copier_stop(&self->c);
+	EXPECT_EQ(0, svh_wait_port_state(self->o.name, "ready", 2000));
+	EXPECT_EQ((__u32)SVHOST_STATE_READY, ohdr(self)->state);
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_pid"));
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_tid"));
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_uid"));
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_pkey"));
+	port_str(_metadata, self->o.name, "copier_comm", buf, sizeof(buf));
+	EXPECT_STREQ("", buf);
+	EXPECT_EQ(1, svh_port_ll(self->o.name, "attaches"));
+}
+
+/* The copier process is killed while mapped: back to ready, re-attach. */
+TEST_F(life, copier_killed_port_ready)
+{
+	struct svh_reply r;
+	char st[32];
+
+	SVH_NEED_PKU();
+	ASSERT_EQ(0, svh_child_copier(&self->ch, self->o.name, NULL, false));
+	ASSERT_EQ(0, self->ch.err);
+	ASSERT_EQ(0, svh_child_cmd(&self->ch, 'f', 61, &r));
+	ASSERT_EQ(0, r.a);
+	port_str(_metadata, self->o.name, "state", st, sizeof(st));
+	EXPECT_STREQ("attached", st);
+	EXPECT_EQ(self->ch.pid, svh_port_ll(self->o.name, "copier_pid"));
+	EXPECT_EQ(SVH_WAIT_SIG(SIGKILL), svh_child_kill(&self->ch));
+
+	EXPECT_EQ(0, svh_wait_port_state(self->o.name, "ready", 2000));
+	EXPECT_EQ((__u32)SVHOST_STATE_READY, ohdr(self)->state);
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_pid"));
+	EXPECT_EQ(self->ports0 + 1, svh_counter("ports_count"));
+	/* the data the copier wrote is still in the pool */
+	EXPECT_EQ(-1, svh_check(self->o.pool, self->o.lay.pool_size, 61));
+	/* and a new copier attaches and sees it */
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	EXPECT_EQ(0, svh_copier_call(&self->c, copier_verify, (void *)61));
+	EXPECT_EQ(2, svh_port_ll(self->o.name, "attaches"));
+}
+
+/*
+ * The owner is SIGKILLed while the copier is mapped: the copier keeps
+ * working, sees OWNER_GONE, the name is free at once, and the memory goes
+ * when the copier lets go.
+ */
+TEST(owner_killed_copier_survives)
+{
+	long long ports0, bytes0, ports1, bytes1;
+	char name[SVHOST_NAME_LEN];
+	struct svh_copier c;
+	struct svh_fault f;
+	int pfd[2], fd2;
+	__u32 hv[4], gen;
+	char ok;
+	pid_t pid;
+
+	SVH_NEED_PKU();
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	SVH_COUNTER(ports0, "ports_count");
+	SVH_COUNTER(bytes0, "pool_bytes");
+	svh_name(name, "okill");
+	ASSERT_EQ(0, pipe(pfd));
+	pid = svh_fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct svh_owner o;
+		int fd;
+
+		fd = svh_open();
+		CHILD_CHECK(fd >= 0);
+		CHILD_CHECK(svh_create(fd, name, &o.lay) == 0);
+		o.pool = svh_map(fd, o.lay.pool_offset, o.lay.pool_size,
+				 PROT_READ | PROT_WRITE);
+		CHILD_CHECK(o.pool != MAP_FAILED);
+		svh_fill(o.pool, o.lay.pool_size, 71);
+		CHILD_CHECK(write(pfd[1], "k", 1) == 1);
+		for (;;)
+			pause();
+	}
+	ASSERT_EQ(1, read(pfd[0], &ok, 1));
+	ASSERT_EQ(0, svh_copier_start(&c, name)) TH_LOG("%s", c.step);
+	EXPECT_EQ(0, svh_copier_call(&c, copier_verify, (void *)71));
+	ASSERT_EQ(0, svh_copier_call(&c, copier_hdr, hv));
+	gen = hv[2];
+	SVH_COUNTER(ports1, "ports_count");
+	SVH_COUNTER(bytes1, "pool_bytes");
+	EXPECT_EQ(ports0 + 1, ports1);
+
+	kill(pid, SIGKILL);
+	EXPECT_EQ(SVH_WAIT_SIG(SIGKILL), svh_wait(pid));
+	EXPECT_EQ(0, svh_wait_port_gone(name, 2000));
+
+	/* the copier carries on */
+	ASSERT_EQ(0, svh_copier_call(&c, copier_hdr, hv));
+	EXPECT_EQ((__u32)SVHOST_STATE_OWNER_GONE, hv[0]);
+	EXPECT_LE(gen, hv[2]);
+	EXPECT_EQ(0, svh_copier_call(&c, copier_touch, &f));
+	EXPECT_EQ(0, svh_copier_call(&c, copier_verify, (void *)71));
+	EXPECT_EQ(0, svh_copier_call(&c, copier_fill, (void *)72));
+	EXPECT_EQ(0, svh_copier_call(&c, copier_verify, (void *)72));
+	EXPECT_EQ(0, svh_copier_call(&c, copier_touch_rings, &f));
+	/* still counted: its memory is mapped */
+	EXPECT_EQ(ports1, svh_counter("ports_count"));
+	EXPECT_EQ(bytes1, svh_counter("pool_bytes"));
+	/* no new mappings of an orphaned port */
+	EXPECT_EQ(EACCES, svh_copier_call(&c, copier_mmap_pool, NULL));
+	/* the name is free at once; the new port is a different one */
+	SVH_OPEN(fd2);
+	EXPECT_EQ(0, svh_create(fd2, name, NULL));
+	EXPECT_TRUE(svh_port_exists(name));
+	EXPECT_EQ(ports1 + 1, svh_counter("ports_count"));
+	close(fd2);
+	EXPECT_EQ(0, svh_wait_port_gone(name, 2000));
+	EXPECT_EQ(0, svh_copier_call(&c, copier_verify, (void *)72));
+
+	/* unmap, close: everything returns */
+	EXPECT_EQ(0, svh_copier_unmap(&c));
+	EXPECT_EQ(ports1, svh_counter("ports_count"));
+	svh_copier_stop(&c);
+	EXPECT_EQ(0, svh_wait_counter("ports_count", ports0, 2000));
+	EXPECT_EQ(0, svh_wait_counter("pool_bytes", bytes0, 2000));
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+/* After the owner is gone, the name is unknown to copiers. */
+TEST(owner_gone_attach_enoent)
+{
+	char name[SVHOST_NAME_LEN];
+	int fd, cfd, pkey;
+
+	SVH_NEED_PKU();
+	SVH_OPEN(fd);
+	SVH_OPEN(cfd);
+	svh_name(name, "gone");
+	ASSERT_EQ(0, svh_create(fd, name, NULL));
+	close(fd);
+	EXPECT_EQ(0, svh_wait_port_gone(name, 2000));
+	pkey = pkey_alloc(0, 0);
+	ASSERT_LT(0, pkey);
+	EXPECT_EQ(-ENOENT, svh_attach(cfd, name, pkey, NULL));
+	close(cfd);
+}
+
+/* --- close orders ----------------------------------------------------------- */
+
+FIXTURE(order) {
+	long long ports0, bytes0;
+};
+
+FIXTURE_VARIANT(order) {
+	bool owner_first;	/* owner lets go before the copier */
+	bool close_first;	/* close files before unmapping */
+};
+
+FIXTURE_VARIANT_ADD(order, owner_first_unmap_then_close) {
+	.owner_first = true, .close_first = false,
+};
+
+FIXTURE_VARIANT_ADD(order, owner_first_close_then_unmap) {
+	.owner_first = true, .close_first = true,
+};
+
+FIXTURE_VARIANT_ADD(order, copier_first_unmap_then_close) {
+	.owner_first = false, .close_first = false,
+};
+
+FIXTURE_VARIANT_ADD(order, copier_first_close_then_unmap) {
+	.owner_first = false, .close_first = true,
+};
+
+FIXTURE_SETUP(order)
+{
+	SVH_COUNTER(self->ports0, "ports_count");
+	SVH_COUNTER(self->bytes0, "pool_bytes");
+}
+
+FIXTURE_TEARDOWN(order)
+{
+	EXPECT_EQ(0, svh_wait_counter("ports_count", self->ports0, 2000));
+	EXPECT_EQ(0, svh_wait_counter("pool_bytes", self->bytes0, 2000));
+}
+
+static void owner_release(struct svh_owner *o, bool close_first)
+{
+	if (close_first) {
+		close(o->fd);
+		o->fd = -1;
+		svh_owner_unmap(o);
+	} else {
+		svh_owner_unmap(o);
+		close(o->fd);
+		o->fd = -1;
+	}
+}
+
+static void copier_release(struct svh_copier *c, bool close_first)
+{
+	if (close_first) {
+		close(c->fd);
+		c->fd = -1;
+		svh_copier_unmap(c);
+	} else {
+		svh_copier_unmap(c);
+		close(c->fd);
+		c->fd = -1;
+	}
+	svh_copier_stop(c);
+}
+
+static int copier_close_only(struct svh_copier *c, void *arg)
+{
+	(void)arg;
+	close(c->fd);
+	c->fd = -1;
+	return 0;
+}
+
+TEST_F(order, release)
+{
+	struct svh_owner o;
+	struct svh_copier c;
+	struct svh_fault f;
+	__u32 hv[4];
+
+	SVH_NEED_PKU();
+	ASSERT_EQ(0, svh_owner_setup(&o, "ord"));
+	ASSERT_EQ(0, svh_copier_start(&c, o.name));
+	svh_fill(o.pool, o.lay.pool_size, 81);
+	EXPECT_EQ(0, svh_copier_call(&c, copier_verify, (void *)81));
+
+	if (variant->close_first) {
+		/* both files closed, mappings still live and shared */
+		close(o.fd);
+		o.fd = -1;
+		svh_copier_call(&c, copier_close_only, NULL);
+		EXPECT_EQ(self->ports0 + 1, svh_counter("ports_count"));
+		EXPECT_EQ(0, svh_copier_call(&c, copier_fill, (void *)82));
+		EXPECT_EQ(-1, svh_check(o.pool, o.lay.pool_size, 82));
+	}
+	if (variant->owner_first) {
+		owner_release(&o, variant->close_first);
+		EXPECT_EQ(0, svh_wait_port_gone(o.name, 2000));
+		ASSERT_EQ(0, svh_copier_call(&c, copier_hdr, hv));
+		EXPECT_EQ((__u32)SVHOST_STATE_OWNER_GONE, hv[0]);
+		EXPECT_EQ(0, svh_copier_call(&c, copier_touch, &f));
+		EXPECT_EQ(self->ports0 + 1, svh_counter("ports_count"));
+		copier_release(&c, variant->close_first);
+	} else {
+		copier_release(&c, variant->close_first);
+		if (!variant->close_first) {
+			EXPECT_EQ(0, svh_wait_port_state(o.name, "ready",
+							 2000));
+			EXPECT_EQ((__u32)SVHOST_STATE_READY,
+				  ((struct svhost_shm_header *)o.hdr)->state);
+		}
+		EXPECT_EQ(self->ports0 + 1, svh_counter("ports_count"));
+		owner_release(&o, variant->close_first);
+		EXPECT_EQ(0, svh_wait_port_gone(o.name, 2000));
+	}
+}
+
+TEST_HARNESS_MAIN
