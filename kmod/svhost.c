@@ -1193,8 +1193,7 @@ static bool svhost_range_ok(const struct svhost_layout *l, u64 start, u64 len,
  * key still allocated (6.1's pkey_free() does not check for users).  Called
  * with mmap_lock held for writing.
  */
-static int svhost_may_map(struct svhost_file *sf,
-				   struct svhost_port *port)
+static int svhost_may_map(struct svhost_file *sf, struct svhost_port *port)
 {
 	int err = 0;
 
