@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * broker.c: /dev/svhost ioctls and mappings for the owner (vSwitch) and the
+ * copier (PD thread), protection-key helpers, and the memfd-backed "local"
+ * port used only by tests and benchmarks when the broker is absent.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include "svhost/broker.h"
+#include "svhost/compiler.h"
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+#ifndef PKEY_DISABLE_ACCESS
+#define PKEY_DISABLE_ACCESS 0x1
+#endif
+
+#define PAGE_SZ 4096ull
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static bool pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+bool svh_broker_available(void)
+{
+	return access(SVH_DEV_PATH, F_OK) == 0;
+}
+
+int svh_broker_version(struct svhost_version *v)
+{
+	int fd = open(SVH_DEV_PATH, O_RDWR | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(v, 0, sizeof(*v));
+	if (ioctl(fd, SVHOST_GET_VERSION, v) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int svh_layout_check(const struct svhost_layout *l)
+{
+	uint64_t need_ring, rings_end, pool_bytes;
+
+	if (l->header_offset != 0 || l->header_size < PAGE_SZ)
+		return -EPROTO;
+	if (!pow2(l->ring_size) || l->ring_size < SVHOST_MIN_RING_SIZE ||
+	    l->ring_size > SVHOST_MAX_RING_SIZE)
+		return -EPROTO;
+	if (!pow2(l->buf_size) || l->buf_size < SVHOST_MIN_BUF_SIZE ||
+	    l->buf_size > SVHOST_MAX_BUF_SIZE)
+		return -EPROTO;
+	if (l->buf_count == 0 || l->buf_count > SVHOST_MAX_BUF_COUNT)
+		return -EPROTO;
+	if (l->queue_pairs == 0 || l->queue_pairs > SVHOST_MAX_QUEUE_PAIRS)
+		return -EPROTO;
+	need_ring = SVHOST_RING_HDR_SIZE + (uint64_t)l->ring_size * sizeof(struct svhost_desc);
+	if (l->ring_stride < need_ring || (l->ring_stride % SVHOST_CACHELINE))
+		return -EPROTO;
+	if ((uint64_t)l->ring_stride * 2 * l->queue_pairs > l->rings_size)
+		return -EPROTO;
+	pool_bytes = (uint64_t)l->buf_size * l->buf_count;
+	if (l->pool_size < pool_bytes)
+		return -EPROTO;
+	if ((l->rings_offset | l->rings_size | l->pool_offset | l->pool_size) & (PAGE_SZ - 1))
+		return -EPROTO;
+	if (l->rings_offset < l->header_offset + l->header_size)
+		return -EPROTO;
+	rings_end = l->rings_offset + l->rings_size;
+	if (rings_end < l->rings_offset || l->pool_offset < rings_end ||
+	    l->pool_offset + l->pool_size < l->pool_offset)
+		return -EPROTO;
+	return 0;
+}
+
+static void port_reset(struct svh_port *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->ctl_memfd = -1;
+	p->pool_memfd = -1;
+	p->pkey = -1;
+}
+
+static int map_regions(struct svh_port *p, int hdr_fd, uint64_t hdr_off, int rings_fd,
+		       uint64_t rings_off, int pool_fd, uint64_t pool_off, bool hdr_writable)
+{
+	const struct svhost_layout *l = &p->layout;
+	void *m;
+
+	m = mmap(NULL, l->header_size, PROT_READ | (hdr_writable ? PROT_WRITE : 0), MAP_SHARED,
+		 hdr_fd, (off_t)hdr_off);
+	if (m == MAP_FAILED)
+		return -errno;
+	p->hdr = m;
+	m = mmap(NULL, l->rings_size, PROT_READ | PROT_WRITE, MAP_SHARED, rings_fd,
+		 (off_t)rings_off);
+	if (m == MAP_FAILED)
+		return -errno;
+	p->rings = m;
+	m = mmap(NULL, l->pool_size, PROT_READ | PROT_WRITE, MAP_SHARED, pool_fd, (off_t)pool_off);
+	if (m == MAP_FAILED)
+		return -errno;
+	p->pool = m;
+	return 0;
+}
+
+static int check_header(const struct svh_port *p)
+{
+	struct svh_hdr_copy {
+		uint32_t magic, version;
+	} h;
+
+	svh_snapshot(&h, p->hdr, sizeof(h));
+	if (h.magic != SVHOST_SHM_MAGIC || h.version != SVHOST_API_VERSION)
+		return -EPROTO;
+	return 0;
+}
+
+static int set_name(struct svh_port *p, char *dst, const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n >= SVHOST_NAME_LEN)
+		return -EINVAL;
+	memset(dst, 0, SVHOST_NAME_LEN);
+	memcpy(dst, name, n);
+	memcpy(p->name, dst, SVHOST_NAME_LEN);
+	return 0;
+}
+
+int svh_port_create(struct svh_port *p, const char *name, const struct svh_port_params *pp)
+{
+	struct svhost_port_create req;
+	int rc;
+
+	port_reset(p);
+	memset(&req, 0, sizeof(req));
+	rc = set_name(p, req.name, name);
+	if (rc)
+		return rc;
+	req.queue_pairs = pp->queue_pairs;
+	req.ring_size = pp->ring_size;
+	req.buf_size = pp->buf_size;
+	req.buf_count = pp->buf_count;
+	p->fd = open(SVH_DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (p->fd < 0)
+		return -errno;
+	p->owner = true;
+	if (ioctl(p->fd, SVHOST_PORT_CREATE, &req) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	p->layout = req.layout;
+	rc = svh_layout_check(&p->layout);
+	if (!rc)
+		rc = map_regions(p, p->fd, p->layout.header_offset, p->fd, p->layout.rings_offset,
+				 p->fd, p->layout.pool_offset, false);
+	if (!rc)
+		rc = check_header(p);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	svh_port_close(p);
+	return rc;
+}
+
+int svh_port_attach(struct svh_port *p, const char *name, int pkey)
+{
+	struct svhost_copier_attach req;
+	int rc;
+
+	port_reset(p);
+	memset(&req, 0, sizeof(req));
+	rc = set_name(p, req.name, name);
+	if (rc)
+		return rc;
+	req.pkey = pkey;
+	p->fd = open(SVH_DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (p->fd < 0)
+		return -errno;
+	p->pkey = pkey;
+	if (ioctl(p->fd, SVHOST_COPIER_ATTACH, &req) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	p->layout = req.layout;
+	rc = svh_layout_check(&p->layout);
+	if (!rc)
+		rc = map_regions(p, p->fd, p->layout.header_offset, p->fd, p->layout.rings_offset,
+				 p->fd, p->layout.pool_offset, false);
+	if (!rc)
+		rc = check_header(p);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	svh_port_close(p);
+	return rc;
+}
+
+static void local_layout(struct svhost_layout *l, const struct svh_port_params *pp)
+{
+	memset(l, 0, sizeof(*l));
+	l->header_offset = 0;
+	l->header_size = PAGE_SZ;
+	l->ring_stride = (uint32_t)round_up(SVHOST_RING_HDR_SIZE +
+					    (uint64_t)pp->ring_size * sizeof(struct svhost_desc),
+					    PAGE_SZ);
+	l->rings_offset = PAGE_SZ;
+	l->rings_size = (uint64_t)l->ring_stride * 2 * pp->queue_pairs;
+	l->pool_offset = round_up(l->rings_offset + l->rings_size, SVHOST_POOL_CHUNK_SIZE);
+	l->pool_size = round_up((uint64_t)pp->buf_size * pp->buf_count, SVHOST_POOL_CHUNK_SIZE);
+	l->queue_pairs = pp->queue_pairs;
+	l->ring_size = pp->ring_size;
+	l->buf_size = pp->buf_size;
+	l->buf_count = pp->buf_count;
+}
+
+int svh_port_create_local(struct svh_port *p, const char *name,
+			  const struct svh_port_params *pp)
+{
+	char dummy[SVHOST_NAME_LEN];
+	struct svhost_shm_header *h;
+	int rc;
+
+	port_reset(p);
+	rc = set_name(p, dummy, name);
+	if (rc)
+		return rc;
+	local_layout(&p->layout, pp);
+	rc = svh_layout_check(&p->layout);
+	if (rc)
+		return -EINVAL;
+	p->owner = true;
+	p->local = true;
+	p->ctl_memfd = memfd_create("svhost-local-ctl", MFD_CLOEXEC);
+	if (p->ctl_memfd < 0)
+		return -errno;
+	if (ftruncate(p->ctl_memfd, (off_t)(p->layout.rings_offset + p->layout.rings_size))) {
+		rc = -errno;
+		goto fail;
+	}
+	p->pool_memfd = memfd_create("svhost-local-pool", MFD_CLOEXEC | MFD_HUGETLB);
+	if (p->pool_memfd >= 0 && ftruncate(p->pool_memfd, (off_t)p->layout.pool_size) == 0) {
+		void *probe = mmap(NULL, p->layout.pool_size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_POPULATE, p->pool_memfd, 0);
+
+		/* hugetlb pages are reserved at mmap: failure means too few */
+		if (probe != MAP_FAILED) {
+			munmap(probe, p->layout.pool_size);
+			p->pool_hugetlb = true;
+		}
+	}
+	if (!p->pool_hugetlb) {
+		if (p->pool_memfd >= 0)
+			close(p->pool_memfd);
+		fprintf(stderr, "libsvhost: warning: no hugetlb pages for local pool '%s' "
+			"(%llu bytes); using a normal memfd (test/bench fallback only)\n",
+			name, (unsigned long long)p->layout.pool_size);
+		p->pool_memfd = memfd_create("svhost-local-pool", MFD_CLOEXEC);
+		if (p->pool_memfd < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		if (ftruncate(p->pool_memfd, (off_t)p->layout.pool_size)) {
+			rc = -errno;
+			goto fail;
+		}
+	}
+	rc = map_regions(p, p->ctl_memfd, 0, p->ctl_memfd, p->layout.rings_offset,
+			 p->pool_memfd, 0, true);
+	if (rc)
+		goto fail;
+	/* Play the kernel: fill the header page. */
+	h = (struct svhost_shm_header *)p->hdr;
+	h->version = SVHOST_API_VERSION;
+	h->state = SVHOST_STATE_READY;
+	h->reason = SVHOST_REASON_NONE;
+	h->generation = 0;
+	h->layout = p->layout;
+	svh_store_release(&h->magic, SVHOST_SHM_MAGIC);
+	return 0;
+fail:
+	svh_port_close(p);
+	return rc;
+}
+
+int svh_port_attach_local(struct svh_port *c, const struct svh_port *o)
+{
+	struct svhost_shm_header *h = (struct svhost_shm_header *)o->hdr;
+	int rc;
+
+	port_reset(c);
+	if (!o->local || !o->owner)
+		return -EINVAL;
+	c->local = true;
+	c->layout = o->layout;
+	memcpy(c->name, o->name, sizeof(c->name));
+	rc = map_regions(c, o->ctl_memfd, 0, o->ctl_memfd, o->layout.rings_offset, o->pool_memfd,
+			 0, false);
+	if (!rc)
+		rc = check_header(c);
+	if (rc) {
+		svh_port_close(c);
+		return rc;
+	}
+	h->state = SVHOST_STATE_ATTACHED;
+	h->generation++;
+	return 0;
+}
+
+void svh_port_close(struct svh_port *p)
+{
+	if (p->hdr)
+		munmap((void *)p->hdr, p->layout.header_size);
+	if (p->rings)
+		munmap(p->rings, p->layout.rings_size);
+	if (p->pool)
+		munmap(p->pool, p->layout.pool_size);
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->ctl_memfd >= 0)
+		close(p->ctl_memfd);
+	if (p->pool_memfd >= 0)
+		close(p->pool_memfd);
+	port_reset(p);
+}
+
+struct svhost_ring *svh_port_ring(const struct svh_port *p, uint32_t qp, unsigned dir)
+{
+	if (!p->rings || qp >= p->layout.queue_pairs || dir > 1)
+		return NULL;
+	return (struct svhost_ring *)(p->rings + (uint64_t)p->layout.ring_stride * (2 * qp + dir));
+}
+
+/* ---- protection keys --------------------------------------------------------------- */
+
+bool svh_pkey_supported(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return false;
+	return (c >> 4) & 1;	/* OSPKE */
+#else
+	return false;
+#endif
+}
+
+int svh_pkey_alloc(void)
+{
+	int k = pkey_alloc(0, PKEY_DISABLE_ACCESS);
+
+	return k < 0 ? -errno : k;
+}
+
+int svh_pkey_free(int pkey)
+{
+	return pkey_free(pkey) < 0 ? -errno : 0;
+}
+
+uint32_t svh_rdpkru(void)
+{
+#if defined(__x86_64__)
+	uint32_t eax, edx;
+
+	__asm__ __volatile__(".byte 0x0f,0x01,0xee" : "=a"(eax), "=d"(edx) : "c"(0));
+	return eax;
+#else
+	return 0;
+#endif
+}
+
+void svh_wrpkru(uint32_t pkru)
+{
+#if defined(__x86_64__)
+	__asm__ __volatile__(".byte 0x0f,0x01,0xef" : : "a"(pkru), "c"(0), "d"(0) : "memory");
+#else
+	(void)pkru;
+#endif
+}
+
+int svh_pkey_set_thread(int pkey, bool enable)
+{
+	uint32_t pkru, bits;
+
+	if (pkey < 1 || pkey > 15)
+		return -EINVAL;
+	if (!svh_pkey_supported())
+		return -EOPNOTSUPP;
+	bits = 3u << (2 * pkey);	/* access-disable | write-disable */
+	pkru = svh_rdpkru();
+	pkru = enable ? (pkru & ~bits) : (pkru | bits);
+	svh_wrpkru(pkru);
+	return 0;
+}

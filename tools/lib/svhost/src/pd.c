@@ -1,0 +1,637 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * pd.c: the PD copy loop (guest TX -> TO_VSWITCH ring, TO_GUEST ring ->
+ * guest RX) and the PD thread's scheduling (busy poll, SCHED_FIFO + yield,
+ * adaptive poll-then-sleep).  All validation of guest and vSwitch data is
+ * done by virtq.c and ring.c on private snapshots; this file only copies
+ * between already-validated ranges, and re-checks packet-level rules (total
+ * length, header consistency) that no single descriptor can.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "svhost/compiler.h"
+#include "svhost/pd.h"
+
+static const char *const drop_names[SVH_DROP_MAX] = {
+	[SVH_DROP_GUEST_HDR] = "guest_hdr",
+	[SVH_DROP_TOO_BIG] = "too_big",
+	[SVH_DROP_EMPTY] = "empty",
+	[SVH_DROP_BAD_DESC] = "bad_desc",
+	[SVH_DROP_RX_TOO_SMALL] = "rx_too_small",
+};
+
+const char *svh_drop_name(int reason)
+{
+	if (reason < 0 || reason >= SVH_DROP_MAX)
+		return "unknown";
+	return drop_names[reason];
+}
+
+const char *svh_sched_name(enum svh_sched mode)
+{
+	switch (mode) {
+	case SVH_SCHED_POLL: return "poll";
+	case SVH_SCHED_FIFO_YIELD: return "fifo-yield";
+	case SVH_SCHED_ADAPTIVE: return "adaptive";
+	}
+	return "unknown";
+}
+
+int svh_qp_init(struct svh_qp *qp, const struct svh_qp_cfg *cfg)
+{
+	int rc;
+
+	memset(qp, 0, sizeof(*qp));
+	svh_log_init(&qp->nolog, NULL, 0);
+	rc = svh_ring_init(&qp->to_vswitch, cfg->to_vswitch, SVH_RING_CONSUMER, cfg->ring_size,
+			   cfg->pool, cfg->buf_size, cfg->buf_count, false);
+	if (rc)
+		return rc;
+	rc = svh_ring_init(&qp->to_guest, cfg->to_guest, SVH_RING_CONSUMER, cfg->ring_size,
+			   cfg->pool, cfg->buf_size, cfg->buf_count, false);
+	if (rc)
+		return rc;
+	svh_ring_set_fds(&qp->to_vswitch, cfg->ring_kick_fd, cfg->ring_wait_fd);
+	svh_ring_set_fds(&qp->to_guest, cfg->ring_kick_fd, cfg->ring_wait_fd);
+	rc = svh_vq_init(&qp->txq, cfg->gm, cfg->log ? cfg->log : &qp->nolog, &cfg->txq);
+	if (rc)
+		return rc;
+	return svh_vq_init(&qp->rxq, cfg->gm, cfg->log ? cfg->log : &qp->nolog, &cfg->rxq);
+}
+
+void svh_qp_fini(struct svh_qp *qp)
+{
+	svh_ring_fini(&qp->to_vswitch);
+	svh_ring_fini(&qp->to_guest);
+}
+
+/* Copy len bytes starting at byte off of a chain into dst. */
+static void chain_read(const struct svh_chain *c, uint64_t off, void *dst, uint32_t len)
+{
+	uint8_t *d = dst;
+
+	for (uint32_t i = 0; i < c->nseg && len; i++) {
+		const struct svh_iov *s = &c->seg[i];
+		uint32_t k;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		k = s->len - (uint32_t)off;
+		if (k > len)
+			k = len;
+		memcpy(d, (const uint8_t *)s->base + off, k);
+		d += k;
+		len -= k;
+		off = 0;
+	}
+}
+
+/*
+ * Next valid empty pool buffer from the TO_VSWITCH ring, peeking more slots
+ * as needed.  Invalid slots (already counted by the ring) are handed back as
+ * "returned unused" (len 0, no flags).  Returns the scratch index or -1.
+ */
+static int tx_next_buf(struct svh_qp *qp, uint32_t *n, uint32_t *cur, uint32_t chunk)
+{
+	struct svh_ring *r = &qp->to_vswitch;
+
+	for (;;) {
+		if (*cur == *n) {
+			uint32_t room = SVH_PD_SCRATCH - *n, got;
+
+			if (room > chunk)
+				room = chunk;
+			if (!room)
+				return -1;
+			got = svh_ring_cons_peek(r, &qp->rdesc[*n], &qp->rok[*n], room);
+			if (!got)
+				return -1;
+			*n += got;
+		}
+		if (svh_likely(qp->rok[*cur]))
+			return (int)(*cur)++;
+		{
+			svh_desc_t unused = { .offset = qp->rdesc[*cur].offset };
+
+			svh_ring_cons_fill(r, *cur, &unused);
+		}
+		(*cur)++;
+	}
+}
+
+unsigned svh_pd_tx_burst(struct svh_qp *qp, unsigned burst)
+{
+	struct svh_vq *vq = &qp->txq;
+	struct svh_ring *r = &qp->to_vswitch;
+	struct svh_dir_stats *st = &qp->st[SVH_DIR_TO_VSWITCH];
+	struct svh_chain *c = &qp->chain;
+	uint32_t n = 0, cur = 0;
+	unsigned pkts = 0, pushed = 0;
+	const uint64_t max_len = (uint64_t)r->size * r->buf_size;
+
+	if (svh_unlikely(vq->broken || r->broken || !vq->ready))
+		return 0;
+	if (burst > SVH_PD_MAX_BURST)
+		burst = SVH_PD_MAX_BURST;
+
+	while (pkts < burst) {
+		struct virtio_net_hdr_mrg_rxbuf h;
+		svh_desc_t first = { 0 };
+		uint64_t plen, left;
+		uint32_t start = cur, si = 0, soff = 0;
+		bool have_bufs = true, is_first = true;
+		int rc = svh_vq_pop(vq, c, false);
+
+		if (rc <= 0)
+			break;
+		if (svh_unlikely(c->len < SVH_VNET_HDR_LEN)) {
+			st->drops[SVH_DROP_GUEST_HDR]++;
+			goto drop;
+		}
+		plen = c->len - SVH_VNET_HDR_LEN;
+		if (svh_unlikely(plen == 0)) {
+			st->drops[SVH_DROP_EMPTY]++;
+			goto drop;
+		}
+		if (svh_unlikely(plen > SVH_MAX_PKT_LEN || plen > max_len)) {
+			st->drops[SVH_DROP_TOO_BIG]++;
+			goto drop;
+		}
+		chain_read(c, 0, &h, SVH_VNET_HDR_LEN);
+		if (svh_unlikely(svh_vnet_hdr_to_desc(&h, (uint32_t)plen, &first))) {
+			st->drops[SVH_DROP_GUEST_HDR]++;
+			goto drop;
+		}
+		/* position the source cursor after the header */
+		for (uint32_t skip = SVH_VNET_HDR_LEN; skip;) {
+			uint32_t k = c->seg[si].len - soff;
+
+			if (k > skip)
+				k = skip;
+			soff += k;
+			skip -= k;
+			if (soff == c->seg[si].len) {
+				si++;
+				soff = 0;
+			}
+		}
+		left = plen;
+		while (left) {
+			int b = tx_next_buf(qp, &n, &cur, burst);
+			svh_desc_t out = { 0 };
+			uint8_t *dst;
+			uint32_t room, fill = 0;
+
+			if (b < 0) {
+				have_bufs = false;
+				break;
+			}
+			dst = svh_ring_buf(r, qp->rdesc[b].offset);
+			room = left < r->buf_size ? (uint32_t)left : r->buf_size;
+			while (fill < room) {
+				const struct svh_iov *s = &c->seg[si];
+				uint32_t k = s->len - soff;
+
+				if (k > room - fill)
+					k = room - fill;
+				memcpy(dst + fill, (const uint8_t *)s->base + soff, k);
+				fill += k;
+				soff += k;
+				if (soff == s->len) {
+					si++;
+					soff = 0;
+				}
+			}
+			left -= room;
+			if (is_first) {
+				out = first;
+				is_first = false;
+			}
+			out.offset = qp->rdesc[b].offset;
+			out.len = room;
+			out.flags = (uint16_t)((out.flags & SVHOST_DESC_F_OFFLOAD) |
+					       (left ? SVHOST_DESC_F_NEXT : 0));
+			out.reserved = 0;
+			svh_ring_cons_fill(r, (uint32_t)b, &out);
+		}
+		if (!have_bufs) {
+			/* the vSwitch has not posted enough buffers: retry later */
+			cur = start;
+			svh_vq_unpop(vq, 1);
+			st->stalls++;
+			break;
+		}
+		st->packets++;
+		st->bytes += plen;
+		pkts++;
+drop:
+		svh_vq_push(vq, c->head, 0);
+		pushed++;
+	}
+	if (cur)
+		svh_ring_cons_complete(r, cur);
+	if (n > cur)
+		svh_ring_cons_unpeek(r, n - cur);
+	if (pushed) {
+		svh_vq_flush(vq);
+		if (svh_vq_notify(vq))
+			st->guest_irqs++;
+	}
+	if (cur && svh_ring_kick_if_needed(r))
+		st->peer_kicks++;
+	return pkts;
+}
+
+/* Where the virtio-net header of the packet being received goes. */
+struct hdr_dst {
+	unsigned n;
+	struct svh_iov iov[SVH_VNET_HDR_LEN];
+};
+
+unsigned svh_pd_rx_burst(struct svh_qp *qp, unsigned burst)
+{
+	struct svh_vq *vq = &qp->rxq;
+	struct svh_ring *r = &qp->to_guest;
+	struct svh_dir_stats *st = &qp->st[SVH_DIR_TO_GUEST];
+	struct svh_chain *c = &qp->chain;
+	const uint32_t max_bufs = (SVH_MAX_PKT_LEN + r->buf_size - 1) / r->buf_size;
+	uint32_t n, cur = 0;
+	unsigned pkts = 0, pushed = 0;
+
+	if (svh_unlikely(vq->broken || r->broken || !vq->ready))
+		return 0;
+	if (burst > SVH_PD_MAX_BURST)
+		burst = SVH_PD_MAX_BURST;
+	/* Look at about one descriptor per packet; more when packets span buffers. */
+	n = svh_ring_cons_peek(r, qp->rdesc, qp->rok, burst);
+	if (!n)
+		return 0;
+
+	while (pkts < burst && cur < n) {
+		const svh_desc_t *first = &qp->rdesc[cur];
+		struct virtio_net_hdr_mrg_rxbuf h;
+		struct hdr_dst hd = { 0 };
+		uint32_t end = cur, cnt, sj, soff = 0, nch = 0;
+		uint64_t total = 0, left;
+		bool bad = false, stall = false, small = false;
+
+		for (;;) {
+			while (end < n && (qp->rdesc[end].flags & SVHOST_DESC_F_NEXT) &&
+			       end - cur < max_bufs)
+				end++;
+			if (end < n || end - cur >= max_bufs || n == SVH_PD_SCRATCH)
+				break;
+			/* the packet continues past what we looked at: look further */
+			{
+				uint32_t more = SVH_PD_SCRATCH - n;
+
+				if (more > max_bufs)
+					more = max_bufs;
+				more = svh_ring_cons_peek(r, &qp->rdesc[n], &qp->rok[n], more);
+				if (!more)
+					break;
+				n += more;
+			}
+		}
+		if (svh_unlikely(end - cur >= max_bufs)) {
+			/* longer than any packet can be: the producer is broken */
+			svh_ring_break(r, SVH_RERR_CHAIN);
+			break;
+		}
+		if (end == n)
+			break;	/* rest of the packet not posted yet */
+		cnt = end - cur + 1;
+		for (uint32_t j = cur; j <= end; j++) {
+			if (!qp->rok[j] || (j > cur && (qp->rdesc[j].flags & SVHOST_DESC_F_OFFLOAD)))
+				bad = true;
+			total += qp->rdesc[j].len;
+		}
+		if (svh_unlikely(bad)) {
+			st->drops[SVH_DROP_BAD_DESC]++;
+			cur += cnt;
+			continue;
+		}
+		if (svh_unlikely(total == 0 || total > SVH_MAX_PKT_LEN)) {
+			st->drops[total ? SVH_DROP_TOO_BIG : SVH_DROP_EMPTY]++;
+			cur += cnt;
+			continue;
+		}
+		if (svh_unlikely((first->flags & SVHOST_DESC_F_OFFLOAD) &&
+				 (first->vnet_flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+				 (uint64_t)first->csum_start + first->csum_offset + 2 > total)) {
+			r->stats.errors[SVH_RERR_OFFLOAD]++;
+			st->drops[SVH_DROP_BAD_DESC]++;
+			cur += cnt;
+			continue;
+		}
+
+		/* Fill guest buffers: header space first, then the data. */
+		left = SVH_VNET_HDR_LEN + total;
+		sj = cur;
+		while (left) {
+			uint32_t written = 0;
+			int rc;
+
+			if (nch == SVH_PD_MAX_MRG) {
+				small = true;
+				break;
+			}
+			rc = svh_vq_pop(vq, c, true);
+			if (rc <= 0) {
+				stall = true;
+				break;
+			}
+			if (!vq->mrg_rxbuf && c->len < left) {
+				svh_vq_unpop(vq, 1);
+				small = true;
+				break;
+			}
+			for (uint32_t i = 0; i < c->nseg && left; i++) {
+				struct svh_iov *s = &c->seg[i];
+				uint32_t pos = 0;
+
+				while (pos < s->len && left) {
+					uint32_t k;
+
+					if (left > total) {
+						/* still inside the header */
+						k = (uint32_t)(left - total);
+						if (k > s->len - pos)
+							k = s->len - pos;
+						hd.iov[hd.n].base = (uint8_t *)s->base + pos;
+						hd.iov[hd.n].len = k;
+						hd.iov[hd.n].gpa = s->gpa + pos;
+						hd.n++;
+					} else {
+						const svh_desc_t *sd = &qp->rdesc[sj];
+
+						while (soff == sd->len) {	/* skip empty/finished buffers */
+							sj++;
+							sd = &qp->rdesc[sj];
+							soff = 0;
+						}
+						k = sd->len - soff;
+						if (k > s->len - pos)
+							k = s->len - pos;
+						memcpy((uint8_t *)s->base + pos,
+						       (const uint8_t *)svh_ring_buf(r, sd->offset) + soff, k);
+						soff += k;
+					}
+					pos += k;
+					left -= k;
+					written += k;
+				}
+				svh_log_write(vq->log, s->gpa, pos);
+			}
+			qp->mrg_head[nch] = c->head;
+			qp->mrg_len[nch] = written;
+			nch++;
+			if (!vq->mrg_rxbuf)
+				break;
+		}
+		if (svh_unlikely(stall || small)) {
+			svh_vq_unpop(vq, (uint16_t)nch);
+			if (stall) {
+				st->stalls++;
+				break;
+			}
+			st->drops[SVH_DROP_RX_TOO_SMALL]++;
+			cur += cnt;
+			continue;
+		}
+		svh_desc_to_vnet_hdr(first, vq->mrg_rxbuf ? (uint16_t)nch : 1, &h);
+		{
+			const uint8_t *hp = (const uint8_t *)&h;
+
+			for (unsigned i = 0; i < hd.n; i++) {
+				memcpy(hd.iov[i].base, hp, hd.iov[i].len);
+				hp += hd.iov[i].len;
+			}
+		}
+		for (uint32_t k = 0; k < nch; k++)
+			svh_vq_push(vq, qp->mrg_head[k], qp->mrg_len[k]);
+		pushed += nch;
+		st->packets++;
+		st->bytes += total;
+		pkts++;
+		cur += cnt;
+	}
+	if (cur)
+		svh_ring_cons_complete(r, cur);
+	if (n > cur)
+		svh_ring_cons_unpeek(r, n - cur);
+	if (pushed) {
+		svh_vq_flush(vq);
+		if (svh_vq_notify(vq))
+			st->guest_irqs++;
+	}
+	if (cur && svh_ring_kick_if_needed(r))
+		st->peer_kicks++;
+	return pkts;
+}
+
+/* ---- PD thread -------------------------------------------------------------------- */
+
+void svh_pd_cfg_default(struct svh_pd_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mode = SVH_SCHED_POLL;
+	cfg->cpu = -1;
+	cfg->fifo_prio = 1;
+	cfg->burst = 32;
+	cfg->idle_polls = 256;
+	cfg->sleep_ms = 100;
+}
+
+static void add_pfd(struct svh_pd *pd, int fd)
+{
+	if (fd < 0)
+		return;
+	for (unsigned i = 0; i < pd->npfd; i++)
+		if (pd->pfd[i].fd == fd)
+			return;
+	pd->pfd[pd->npfd].fd = fd;
+	pd->pfd[pd->npfd].events = POLLIN;
+	pd->npfd++;
+}
+
+int svh_pd_init(struct svh_pd *pd, const struct svh_pd_cfg *cfg, struct svh_qp **qps,
+		unsigned nqp)
+{
+	memset(pd, 0, sizeof(*pd));
+	if (nqp == 0 || nqp > SVH_PD_MAX_QP || !cfg || cfg->burst == 0 ||
+	    cfg->burst > SVH_PD_MAX_BURST)
+		return -EINVAL;
+	if (cfg->mode != SVH_SCHED_POLL && cfg->mode != SVH_SCHED_FIFO_YIELD &&
+	    cfg->mode != SVH_SCHED_ADAPTIVE)
+		return -EINVAL;
+	pd->cfg = *cfg;
+	for (unsigned i = 0; i < nqp; i++) {
+		pd->qp[i] = qps[i];
+		add_pfd(pd, qps[i]->txq.kick_fd);
+		add_pfd(pd, qps[i]->rxq.kick_fd);
+		add_pfd(pd, qps[i]->to_vswitch.wait_fd);
+		add_pfd(pd, qps[i]->to_guest.wait_fd);
+	}
+	pd->nqp = nqp;
+	return 0;
+}
+
+int svh_pd_setup_thread(struct svh_pd *pd)
+{
+	int rc = 0;
+
+	if (pd->cfg.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(pd->cfg.cpu, &set);
+		rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (rc) {
+			fprintf(stderr, "libsvhost: cannot pin PD thread to CPU %d: %s\n",
+				pd->cfg.cpu, strerror(rc));
+			rc = -rc;
+		}
+	}
+	if (pd->cfg.mode == SVH_SCHED_FIFO_YIELD) {
+		struct sched_param sp = { .sched_priority = pd->cfg.fifo_prio > 0 ?
+							     pd->cfg.fifo_prio : 1 };
+		int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+
+		if (err) {
+			/* Not permitted (no CAP_SYS_NICE / RLIMIT_RTPRIO): keep
+			 * SCHED_OTHER, still yielding after every batch. */
+			fprintf(stderr,
+				"libsvhost: SCHED_FIFO refused (%s); PD thread stays SCHED_OTHER "
+				"and yields after each batch\n", strerror(err));
+			pd->fifo_fallback = true;
+		}
+	}
+	return rc;
+}
+
+unsigned svh_pd_poll(struct svh_pd *pd)
+{
+	unsigned total = 0;
+
+	for (unsigned i = 0; i < pd->nqp; i++) {
+		struct svh_qp *qp = pd->qp[i];
+		uint64_t t0 = svh_rdtsc(), t1, t2;
+		unsigned a, b;
+
+		a = svh_pd_tx_burst(qp, pd->cfg.burst);
+		t1 = svh_rdtsc();
+		b = svh_pd_rx_burst(qp, pd->cfg.burst);
+		t2 = svh_rdtsc();
+		if (a) {
+			qp->st[SVH_DIR_TO_VSWITCH].busy_cycles += t1 - t0;
+			qp->st[SVH_DIR_TO_VSWITCH].batches++;
+		}
+		if (b) {
+			qp->st[SVH_DIR_TO_GUEST].busy_cycles += t2 - t1;
+			qp->st[SVH_DIR_TO_GUEST].batches++;
+		}
+		total += a + b;
+	}
+	pd->loops++;
+	return total;
+}
+
+static void arm_all(struct svh_pd *pd, bool on)
+{
+	for (unsigned i = 0; i < pd->nqp; i++) {
+		struct svh_qp *qp = pd->qp[i];
+
+		svh_ring_set_need_wakeup(&qp->to_vswitch, on);
+		svh_ring_set_need_wakeup(&qp->to_guest, on);
+		svh_vq_set_notification(&qp->txq, on);
+		svh_vq_set_notification(&qp->rxq, on);
+	}
+}
+
+static void adaptive_sleep(struct svh_pd *pd)
+{
+	int rc;
+
+	arm_all(pd, true);
+	/* Re-check after arming: work that raced with the flags is done now. */
+	if (svh_pd_poll(pd) == 0 && !__atomic_load_n(&pd->stop, __ATOMIC_ACQUIRE)) {
+		pd->sleeps++;
+		rc = poll(pd->pfd, pd->npfd, pd->cfg.sleep_ms);
+		if (rc > 0) {
+			for (unsigned i = 0; i < pd->npfd; i++)
+				if (pd->pfd[i].revents & POLLIN)
+					svh_eventfd_drain(pd->pfd[i].fd);
+		}
+		for (unsigned i = 0; i < pd->nqp; i++) {
+			pd->qp[i]->to_vswitch.stats.wakeups++;
+		}
+	}
+	arm_all(pd, false);
+}
+
+void svh_pd_run(struct svh_pd *pd)
+{
+	unsigned idle = 0;
+	uint64_t last_yield = svh_rdtsc();
+
+	while (!__atomic_load_n(&pd->stop, __ATOMIC_ACQUIRE)) {
+		unsigned moved = svh_pd_poll(pd);
+
+		switch (pd->cfg.mode) {
+		case SVH_SCHED_FIFO_YIELD:
+			if (pd->cfg.yield_cycles) {
+				uint64_t t = svh_rdtsc();
+
+				if (t - last_yield < pd->cfg.yield_cycles)
+					break;
+				last_yield = t;
+			}
+			sched_yield();
+			pd->yields++;
+			break;
+		case SVH_SCHED_ADAPTIVE:
+			if (moved) {
+				idle = 0;
+			} else if (++idle >= pd->cfg.idle_polls) {
+				idle = 0;
+				if (pd->npfd)
+					adaptive_sleep(pd);
+				else
+					sched_yield();
+			}
+			break;
+		case SVH_SCHED_POLL:
+			if (!moved)
+				svh_cpu_relax();
+			break;
+		}
+	}
+}
+
+void svh_pd_stop(struct svh_pd *pd)
+{
+	__atomic_store_n(&pd->stop, 1, __ATOMIC_RELEASE);
+	/* wake a sleeping PD thread */
+	for (unsigned i = 0; i < pd->npfd; i++)
+		svh_eventfd_kick(pd->pfd[i].fd);
+}
+
+void *svh_pd_thread(void *arg)
+{
+	struct svh_pd *pd = arg;
+
+	svh_pd_setup_thread(pd);
+	svh_pd_run(pd);
+	return NULL;
+}

@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * svhost-bench: data-path benchmark of libsvhost's PD copy loop.
+ *
+ *   svhost-bench pd      --dir to-guest|to-vswitch --size N [--reps R] [--seconds S]
+ *   svhost-bench memcpy  --size N [--seconds S]
+ *   svhost-bench density --mode poll|fifo-yield|adaptive --k K --size N [--seconds S]
+ *
+ * pd: one PD thread pinned to --pd-cpu copies between a synthetic guest and
+ * a synthetic vSwitch that run in a peer thread on --peer-cpu; reports Mpps,
+ * Gbit/s and PD busy cycles per packet (TSC), medians of --reps runs.
+ * memcpy: copies of N bytes through a 64 MiB working set on --pd-cpu (the
+ * bound for the PD's copy).  density: K separate PD processes all pinned to
+ * --pd-cpu in one scheduling mode; aggregate Mpps and Jain's fairness index.
+ * Pools come from the memfd "local" port (hugetlb when reserved): this tool
+ * is a benchmark, never a product path.  Output lines start with "result ".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "synth.h"
+
+struct opts {
+	const char *cmd;
+	int to_guest;
+	uint32_t size;
+	int reps;
+	double seconds;
+	int pd_cpu, peer_cpu;
+	enum svh_sched mode;
+	int k;
+	unsigned burst;
+	uint32_t ring;
+	int inline_peer;	/* run peer and PD alternately in one thread */
+	int peer_sleep;		/* idle peers sleep (density: many peers share a core) */
+	double yield_us;	/* fifo-yield: yield at most every yield_us (0: every batch) */
+};
+
+static double o_tsc_hz = 2e9;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t s;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	pthread_setaffinity_np(pthread_self(), sizeof(s), &s);
+}
+
+static double tsc_hz(void)
+{
+	double t0 = now();
+	uint64_t c0 = svh_rdtsc();
+
+	usleep(200000);
+	return (double)(svh_rdtsc() - c0) / (now() - t0);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_d);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- one rig driven by a peer thread ---------------------------------------------- */
+
+struct run {
+	volatile pid_t pd_tid;
+	struct rig rig;
+	struct svh_pd pd;
+	const struct opts *o;
+	volatile int stop_peer;
+	pthread_t pd_thr, peer_thr;
+};
+
+static unsigned peer_step(struct run *r)
+{
+	struct rig *g = &r->rig;
+	uint32_t len = r->o->size;
+	unsigned work = 0;
+
+	if (r->o->to_guest) {
+		work += sv_send_burst(&g->sv, len, 64);
+		work += sv_reap_sent(&g->sv);
+		work += sg_rx_poll(&g->g);
+		sg_rx_refill(&g->g);
+	} else {
+		work += sg_tx_post_burst(&g->g, len, 64);
+		work += sv_drain(&g->sv);
+		sv_post_empty(&g->sv, ~0u);
+		work += sg_tx_reap(&g->g);
+	}
+	return work;
+}
+
+/* --inline: one thread, peer step then one PD pass; PD cycles still counted alone */
+static void *inline_main(void *arg)
+{
+	struct run *r = arg;
+
+	r->pd_tid = gettid();
+	svh_pd_setup_thread(&r->pd);
+	while (!__atomic_load_n(&r->pd.stop, __ATOMIC_ACQUIRE)) {
+		peer_step(r);
+		svh_pd_poll(&r->pd);
+	}
+	return NULL;
+}
+
+static void *peer_main(void *arg)
+{
+	struct run *r = arg;
+	struct rig *g = &r->rig;
+	uint32_t len = r->o->size;
+
+	pin(r->o->peer_cpu);
+	while (!r->stop_peer) {
+		unsigned work = 0;
+
+		if (r->o->to_guest) {
+			work += sv_send_burst(&g->sv, len, 64);
+			work += sv_reap_sent(&g->sv);
+			work += sg_rx_poll(&g->g);
+			sg_rx_refill(&g->g);
+		} else {
+			work += sg_tx_post_burst(&g->g, len, 64);
+			work += sv_drain(&g->sv);
+			sv_post_empty(&g->sv, ~0u);
+			work += sg_tx_reap(&g->g);
+		}
+		if (!work) {
+			if (r->o->peer_sleep)
+				usleep(50);	/* many peers share one core: let others run */
+			else
+				svh_cpu_relax();
+		}
+	}
+	return NULL;
+}
+
+static void *pd_main(void *arg)
+{
+	struct run *r = arg;
+
+	r->pd_tid = gettid();
+	return svh_pd_thread(&r->pd);
+}
+
+/* Times the PD thread was preempted (nonvoluntary context switches). */
+static long pd_preemptions(const struct run *r)
+{
+	char path[64], line[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)r->pd_tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static int run_start(struct run *r, const struct opts *o)
+{
+	struct rig_cfg c;
+	struct svh_pd_cfg pc;
+	struct svh_qp *qps[1];
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	rig_cfg_default(&c);
+	c.verify = false;
+	c.g.verify = false;
+	c.g.split_regions = false;
+	c.g.tx_layout = SG_TX_SIMPLE;
+	c.g.num = 1024;
+	c.g.tx_buf_cap = o->size + 64 > 2048 ? o->size + 64 : 2048;
+	c.g.rx_buf_len = 2048;
+	c.pp.ring_size = o->ring;
+	c.pp.buf_count = 4096;
+	if (o->size > 8192)
+		c.pp.buf_count = 16384;
+	rc = rig_init(&r->rig, &c);
+	if (rc) {
+		fprintf(stderr, "svhost-bench: rig: %s\n", strerror(-rc));
+		return rc;
+	}
+	qps[0] = r->rig.qp;
+	svh_pd_cfg_default(&pc);
+	pc.cpu = o->pd_cpu;
+	pc.mode = o->mode;
+	pc.burst = o->burst;
+	pc.yield_cycles = (uint64_t)(o->yield_us * o_tsc_hz / 1e6);
+	rc = svh_pd_init(&r->pd, &pc, qps, 1);
+	if (rc)
+		return rc;
+	sv_post_empty(&r->rig.sv, ~0u);
+	sg_rx_refill(&r->rig.g);
+	if (o->inline_peer) {
+		pthread_create(&r->pd_thr, NULL, inline_main, r);
+		while (!r->pd_tid)
+			usleep(100);
+		return 0;
+	}
+	pthread_create(&r->peer_thr, NULL, peer_main, r);
+	pthread_create(&r->pd_thr, NULL, pd_main, r);
+	while (!r->pd_tid)
+		usleep(100);
+	return 0;
+}
+
+static void run_stop(struct run *r)
+{
+	svh_pd_stop(&r->pd);
+	pthread_join(r->pd_thr, NULL);
+	r->stop_peer = 1;
+	if (!r->o->inline_peer)
+		pthread_join(r->peer_thr, NULL);
+	rig_fini(&r->rig);
+}
+
+struct snap {
+	uint64_t pkts, bytes, busy, batches, loops;
+	long preempt;
+	double t;
+};
+
+static void take(const struct run *r, struct snap *s)
+{
+	const struct svh_dir_stats *st = &r->rig.qp->st[r->o->to_guest ? SVH_DIR_TO_GUEST
+								      : SVH_DIR_TO_VSWITCH];
+
+	s->pkts = __atomic_load_n(&st->packets, __ATOMIC_RELAXED);
+	s->bytes = __atomic_load_n(&st->bytes, __ATOMIC_RELAXED);
+	s->busy = __atomic_load_n(&st->busy_cycles, __ATOMIC_RELAXED);
+	s->batches = __atomic_load_n(&st->batches, __ATOMIC_RELAXED);
+	s->loops = __atomic_load_n(&r->pd.loops, __ATOMIC_RELAXED);
+	s->preempt = r->pd_tid ? pd_preemptions(r) : -1;
+	s->t = now();
+}
+
+static int cmd_pd(const struct opts *o)
+{
+	double mpps[64], gbps[64], cpp[64], hz = tsc_hz(), cmin = 1e30;
+	long pre_total = 0;
+	int n = o->reps > 64 ? 64 : o->reps;
+
+	for (int i = 0; i < n; i++) {
+		struct run *r = calloc(1, sizeof(*r));
+		struct snap a, b;
+
+		if (run_start(r, o))
+			return 1;
+		usleep(300000);	/* warm-up */
+		take(r, &a);
+		usleep((useconds_t)(o->seconds * 1e6));
+		take(r, &b);
+		run_stop(r);
+		mpps[i] = (double)(b.pkts - a.pkts) / (b.t - a.t) / 1e6;
+		gbps[i] = (double)(b.bytes - a.bytes) * 8 / (b.t - a.t) / 1e9;
+		cpp[i] = b.pkts > a.pkts ? (double)(b.busy - a.busy) / (double)(b.pkts - a.pkts) : 0;
+		if (cpp[i] > 0 && cpp[i] < cmin)
+			cmin = cpp[i];
+		pre_total += b.preempt - a.preempt;
+		fprintf(stderr, "  run %d: %.3f Mpps %.2f Gbit/s %.1f cycles/pkt, %ld preemptions, "
+			"%.1f pkts/batch, %.1f%% of PD passes busy\n", i, mpps[i], gbps[i], cpp[i],
+			b.preempt - a.preempt,
+			b.batches > a.batches ? (double)(b.pkts - a.pkts) / (double)(b.batches - a.batches) : 0,
+			b.loops > a.loops ? 100.0 * (double)(b.batches - a.batches) / (double)(b.loops - a.loops) : 0);
+		free(r);
+	}
+	printf("result pd dir=%s size=%u mpps=%.3f gbps=%.3f cycles_per_pkt=%.1f min_cycles_per_pkt=%.1f "
+	       "tsc_mhz=%.0f reps=%d pd_preemptions=%ld\n",
+	       o->to_guest ? "to-guest" : "to-vswitch", o->size, median(mpps, n), median(gbps, n),
+	       median(cpp, n), cmin < 1e30 ? cmin : 0, hz / 1e6, n, pre_total);
+	return 0;
+}
+
+/* ---- memcpy bound ------------------------------------------------------------------------ */
+
+static int cmd_memcpy(const struct opts *o)
+{
+	const size_t ws = 64u << 20;
+	uint8_t *src = malloc(ws), *dst = malloc(ws);
+	double best[5], cyc[5];
+	size_t stride = (o->size + 63) / 64 * 64;
+
+	pin(o->pd_cpu);
+	memset(src, 1, ws);
+	memset(dst, 2, ws);
+	for (int rep = 0; rep < 5; rep++) {
+		uint64_t copies = 0, c0 = svh_rdtsc();
+		double t0 = now(), t;
+		size_t off = 0;
+
+		do {
+			for (int i = 0; i < 1024; i++) {
+				memcpy(dst + off, src + (ws - stride - off), o->size);
+				off += stride;
+				if (off + stride > ws)
+					off = 0;
+			}
+			copies += 1024;
+			t = now();
+		} while (t - t0 < o->seconds / 5);
+		best[rep] = (double)copies / (t - t0) / 1e6;
+		cyc[rep] = (double)(svh_rdtsc() - c0) / (double)copies;
+	}
+	/* the bound is what the core can do: best of the runs (noise only slows it) */
+	{
+		double b = 0, c = 1e30;
+
+		for (int i = 0; i < 5; i++) {
+			if (best[i] > b)
+				b = best[i];
+			if (cyc[i] < c)
+				c = cyc[i];
+		}
+		printf("result memcpy size=%u mcopies_per_s=%.3f gbps=%.3f cycles_per_copy=%.1f "
+		       "median_mcopies_per_s=%.3f\n", o->size, b, b * o->size * 8 / 1e3, c,
+		       median(best, 5));
+	}
+	free(src);
+	free(dst);
+	return 0;
+}
+
+/* ---- density -------------------------------------------------------------------------------- */
+
+struct shared {
+	volatile int phase;	/* 0 warm-up, 1 measure start, 2 measure end, 3 exit */
+	volatile int ready;
+	struct {
+		volatile uint64_t a, b;
+		volatile int failed;
+	} child[64];
+};
+
+static void child_main(struct shared *sh, int idx, const struct opts *o)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	struct snap a, b;
+
+	if (run_start(r, o)) {
+		sh->child[idx].failed = 1;
+		__atomic_fetch_add(&sh->ready, 1, __ATOMIC_SEQ_CST);
+		_exit(1);
+	}
+	__atomic_fetch_add(&sh->ready, 1, __ATOMIC_SEQ_CST);
+	while (sh->phase < 1)
+		usleep(1000);
+	take(r, &a);
+	sh->child[idx].a = a.pkts;
+	while (sh->phase < 2)
+		usleep(1000);
+	take(r, &b);
+	sh->child[idx].b = b.pkts;
+	while (sh->phase < 3)
+		usleep(1000);
+	run_stop(r);
+	_exit(0);
+}
+
+static int cmd_density(const struct opts *oo)
+{
+	struct opts ocopy = *oo, *o = &ocopy;
+	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pids[64];
+	double t0, t1, sum = 0, sum2 = 0;
+	int k = o->k > 64 ? 64 : o->k, failed = 0;
+
+	o->peer_sleep = 1;
+	memset(sh, 0, sizeof(*sh));
+	for (int i = 0; i < k; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0)
+			child_main(sh, i, o);
+	}
+	while (sh->ready < k)
+		usleep(1000);
+	usleep(500000);
+	sh->phase = 1;
+	t0 = now();
+	usleep((useconds_t)(o->seconds * 1e6));
+	sh->phase = 2;
+	t1 = now();
+	usleep(20000);
+	sh->phase = 3;
+	for (int i = 0; i < k; i++) {
+		int st;
+
+		waitpid(pids[i], &st, 0);
+		if (sh->child[i].failed || !WIFEXITED(st) || WEXITSTATUS(st))
+			failed++;
+	}
+	for (int i = 0; i < k; i++) {
+		double x = (double)(sh->child[i].b - sh->child[i].a) / (t1 - t0) / 1e6;
+
+		sum += x;
+		sum2 += x * x;
+		fprintf(stderr, "  pd[%d]: %.3f Mpps\n", i, x);
+	}
+	printf("result density mode=%s%s k=%d size=%u aggregate_mpps=%.3f jain=%.4f failed=%d\n",
+	       svh_sched_name(o->mode), o->yield_us > 0 ? "(quantum)" : "", k, o->size, sum, sum2 > 0 ? sum * sum / (k * sum2) : 0,
+	       failed);
+	munmap(sh, sizeof(*sh));
+	return failed ? 1 : 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: svhost-bench pd|memcpy|density [--dir to-guest|to-vswitch] [--size N]\n"
+		"       [--reps R] [--seconds S] [--pd-cpu C] [--peer-cpu C]\n"
+		"       [--mode poll|fifo-yield|fifo-yield-<N>us|adaptive] [--k K] [--burst B] [--ring N] [--inline]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "dir", 1, 0, 'd' }, { "size", 1, 0, 's' }, { "reps", 1, 0, 'r' },
+		{ "seconds", 1, 0, 't' }, { "pd-cpu", 1, 0, 'p' }, { "peer-cpu", 1, 0, 'q' },
+		{ "mode", 1, 0, 'm' }, { "k", 1, 0, 'k' }, { "burst", 1, 0, 'b' },
+		{ "ring", 1, 0, 'R' }, { "inline", 0, 0, 'i' }, { 0, 0, 0, 0 }
+	};
+	struct opts o = { .size = 64, .reps = 5, .seconds = 1.0, .pd_cpu = 0, .peer_cpu = 1,
+			  .mode = SVH_SCHED_POLL, .k = 1, .burst = 32, .ring = 1024 };
+	int c;
+
+	if (argc < 2)
+		usage();
+	o.cmd = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': o.to_guest = !strcmp(optarg, "to-guest"); break;
+		case 's': o.size = (uint32_t)atoi(optarg); break;
+		case 'r': o.reps = atoi(optarg); break;
+		case 't': o.seconds = atof(optarg); break;
+		case 'p': o.pd_cpu = atoi(optarg); break;
+		case 'q': o.peer_cpu = atoi(optarg); break;
+		case 'm':
+			if (!strcmp(optarg, "fifo-yield"))
+				o.mode = SVH_SCHED_FIFO_YIELD;
+			else if (sscanf(optarg, "fifo-yield-%lfus", &o.yield_us) == 1)
+				o.mode = SVH_SCHED_FIFO_YIELD;
+			else if (!strcmp(optarg, "adaptive"))
+				o.mode = SVH_SCHED_ADAPTIVE;
+			else if (!strcmp(optarg, "poll"))
+				o.mode = SVH_SCHED_POLL;
+			else
+				usage();
+			break;
+		case 'k': o.k = atoi(optarg); break;
+		case 'b': o.burst = (unsigned)atoi(optarg); break;
+		case 'R': o.ring = (uint32_t)atoi(optarg); break;
+		case 'i': o.inline_peer = 1; break;
+		default: usage();
+		}
+	}
+	if (o.size == 0 || o.size > SVH_MAX_PKT_LEN || o.reps < 1 || o.k < 1)
+		usage();
+	if (o.yield_us > 0)
+		o_tsc_hz = tsc_hz();
+	if (!strcmp(o.cmd, "pd"))
+		return cmd_pd(&o);
+	if (!strcmp(o.cmd, "memcpy"))
+		return cmd_memcpy(&o);
+	if (!strcmp(o.cmd, "density"))
+		return cmd_density(&o);
+	usage();
+	return 2;
+}
