@@ -137,7 +137,7 @@ struct svhost_file {
 
 static DEFINE_MUTEX(svhost_lock);
 static LIST_HEAD(svhost_ports);
-static atomic_t svhost_nr_ports = ATOMIC_INIT(0);
+static atomic64_t svhost_nr_ports = ATOMIC64_INIT(0);
 static atomic64_t svhost_mem_bytes = ATOMIC64_INIT(0);
 
 static atomic64_t svhost_attaches = ATOMIC64_INIT(0);
@@ -260,7 +260,7 @@ static void svhost_port_free_mem(struct svhost_port *port)
 		port->ring_pages = NULL;
 	}
 	if (port->accounted) {
-		atomic_dec(&svhost_nr_ports);
+		atomic64_dec(&svhost_nr_ports);
 		atomic64_sub(port->mem_bytes, &svhost_mem_bytes);
 		port->accounted = false;
 	}
@@ -838,13 +838,13 @@ static int svhost_account_locked(struct svhost_port *port)
 		return svhost_invalid_req(-E2BIG,
 			"create %s: %llu bytes over max_port_pool_mib",
 			port->name, port->mem_bytes);
-	if (atomic_read(&svhost_nr_ports) >= READ_ONCE(max_ports))
+	if (atomic64_read(&svhost_nr_ports) >= READ_ONCE(max_ports))
 		return svhost_invalid_req(-ENOSPC, "create %s: max_ports reached",
 					  port->name);
 	if (atomic64_read(&svhost_mem_bytes) + port->mem_bytes > total_limit)
 		return svhost_invalid_req(-ENOSPC, "create %s: max_pool_mib reached",
 					  port->name);
-	atomic_inc(&svhost_nr_ports);
+	atomic64_inc(&svhost_nr_ports);
 	atomic64_add(port->mem_bytes, &svhost_mem_bytes);
 	port->accounted = true;
 	return 0;
@@ -1322,53 +1322,36 @@ static ssize_t version_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return sysfs_emit(buf, "%u\n", SVHOST_API_VERSION);
 }
 
-static ssize_t ports_count_show(struct kobject *kobj,
-				struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%d\n", atomic_read(&svhost_nr_ports));
-}
-
-static ssize_t global_pool_bytes_show(struct kobject *kobj,
-				      struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%lld\n", atomic64_read(&svhost_mem_bytes));
-}
-
-static ssize_t global_attaches_show(struct kobject *kobj,
-				    struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%lld\n", atomic64_read(&svhost_attaches));
-}
-
-static ssize_t global_denials_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%lld\n", atomic64_read(&svhost_denials));
-}
-
-static ssize_t global_revocations_show(struct kobject *kobj,
-				       struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%lld\n", atomic64_read(&svhost_revocations));
-}
-
-static ssize_t invalid_requests_show(struct kobject *kobj,
-				     struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%lld\n", atomic64_read(&svhost_invalid));
-}
-
-static struct kobj_attribute svhost_global_attrs[] = {
-	__ATTR_RO(version),
-	__ATTR_RO(ports_count),
-	__ATTR(pool_bytes, 0444, global_pool_bytes_show, NULL),
-	__ATTR(attaches, 0444, global_attaches_show, NULL),
-	__ATTR(denials, 0444, global_denials_show, NULL),
-	__ATTR(revocations, 0444, global_revocations_show, NULL),
-	__ATTR_RO(invalid_requests),
+/* Read-only global counters, one show function for all of them. */
+struct svhost_stat_attr {
+	struct kobj_attribute attr;
+	atomic64_t *val;
 };
 
-static struct attribute *svhost_global_attr_ptrs[ARRAY_SIZE(svhost_global_attrs) + 1];
+static ssize_t svhost_stat_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	struct svhost_stat_attr *sa = container_of(attr, struct svhost_stat_attr,
+						   attr);
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(sa->val));
+}
+
+#define SVHOST_STAT(_name, _val) \
+	{ .attr = __ATTR(_name, 0444, svhost_stat_show, NULL), .val = (_val) }
+
+static struct svhost_stat_attr svhost_stats[] = {
+	SVHOST_STAT(ports_count, &svhost_nr_ports),
+	SVHOST_STAT(pool_bytes, &svhost_mem_bytes),
+	SVHOST_STAT(attaches, &svhost_attaches),
+	SVHOST_STAT(denials, &svhost_denials),
+	SVHOST_STAT(revocations, &svhost_revocations),
+	SVHOST_STAT(invalid_requests, &svhost_invalid),
+};
+
+static struct kobj_attribute svhost_version_attr = __ATTR_RO(version);
+
+static struct attribute *svhost_global_attr_ptrs[ARRAY_SIZE(svhost_stats) + 2];
 
 static const struct attribute_group svhost_global_group = {
 	.attrs = svhost_global_attr_ptrs,
@@ -1398,8 +1381,9 @@ static int __init svhost_init(void)
 
 	for (i = 0; i < ARRAY_SIZE(svhost_port_attrs); i++)
 		svhost_port_attr_ptrs[i] = &svhost_port_attrs[i].attr;
-	for (i = 0; i < ARRAY_SIZE(svhost_global_attrs); i++)
-		svhost_global_attr_ptrs[i] = &svhost_global_attrs[i].attr;
+	svhost_global_attr_ptrs[0] = &svhost_version_attr.attr;
+	for (i = 0; i < ARRAY_SIZE(svhost_stats); i++)
+		svhost_global_attr_ptrs[i + 1] = &svhost_stats[i].attr.attr;
 
 	svhost_mnt = kern_mount(&svhost_fs_type);
 	if (IS_ERR(svhost_mnt))
