@@ -41,6 +41,7 @@ struct opts {
 	int k;
 	unsigned burst;
 	uint32_t ring;
+	uint16_t vq;		/* guest queue size */
 	int inline_peer;	/* run peer and PD alternately in one thread */
 	int peer_sleep;		/* idle peers sleep (density: many peers share a core) */
 	double yield_us;	/* fifo-yield: yield at most every yield_us (0: every batch) */
@@ -96,9 +97,22 @@ struct run {
 	struct rig rig;
 	struct svh_pd pd;
 	const struct opts *o;
-	volatile int stop_peer;
 	pthread_t pd_thr, peer_thr;
+	/* read by the peer on every pass: keep it off the line of pd.loops,
+	 * which the PD thread writes on every pass */
+	volatile int stop_peer __attribute__((aligned(64)));
 };
+
+/* struct run has 64-byte aligned members: allocate it cache-line aligned */
+static struct run *run_alloc(void)
+{
+	size_t sz = (sizeof(struct run) + 63) / 64 * 64;
+	struct run *r = aligned_alloc(64, sz);
+
+	if (r)
+		memset(r, 0, sz);
+	return r;
+}
 
 static unsigned peer_step(struct run *r)
 {
@@ -205,7 +219,7 @@ static int run_start(struct run *r, const struct opts *o)
 	c.g.verify = false;
 	c.g.split_regions = false;
 	c.g.tx_layout = SG_TX_SIMPLE;
-	c.g.num = 1024;
+	c.g.num = o->vq;
 	c.g.tx_buf_cap = o->size + 64 > 2048 ? o->size + 64 : 2048;
 	c.g.rx_buf_len = 2048;
 	c.pp.ring_size = o->ring;
@@ -278,7 +292,7 @@ static int cmd_pd(const struct opts *o)
 	int n = o->reps > 64 ? 64 : o->reps;
 
 	for (int i = 0; i < n; i++) {
-		struct run *r = calloc(1, sizeof(*r));
+		struct run *r = run_alloc();
 		struct snap a, b;
 
 		if (run_start(r, o))
@@ -370,7 +384,7 @@ struct shared {
 
 static void child_main(struct shared *sh, int idx, const struct opts *o)
 {
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r = run_alloc();
 	struct snap a, b;
 
 	if (run_start(r, o)) {
@@ -433,19 +447,100 @@ static int cmd_density(const struct opts *oo)
 		sum2 += x * x;
 		fprintf(stderr, "  pd[%d]: %.3f Mpps\n", i, x);
 	}
-	printf("result density mode=%s%s k=%d size=%u aggregate_mpps=%.3f jain=%.4f failed=%d\n",
-	       svh_sched_name(o->mode), o->yield_us > 0 ? "(quantum)" : "", k, o->size, sum, sum2 > 0 ? sum * sum / (k * sum2) : 0,
-	       failed);
+	printf("result density mode=%s%s k=%d size=%u burst=%u yield_us=%.0f aggregate_mpps=%.3f "
+	       "jain=%.4f failed=%d\n",
+	       svh_sched_name(o->mode), o->yield_us > 0 ? "(quantum)" : "", k, o->size, o->burst,
+	       o->yield_us, sum, sum2 > 0 ? sum * sum / (k * sum2) : 0, failed);
 	munmap(sh, sizeof(*sh));
 	return failed ? 1 : 0;
+}
+
+/*
+ * fifo-yield[-<N>us][-b<B>]: SCHED_FIFO + sched_yield after every batch (the
+ * original), or at most every N us (svh_pd_cfg.yield_cycles), with bursts of
+ * B packets (svh_pd_cfg.burst).  rest is what follows "fifo-yield".
+ */
+static int parse_fifo_mode(const char *rest, struct opts *o)
+{
+	while (*rest) {
+		double us;
+		unsigned b;
+		int len = 0;
+
+		if (sscanf(rest, "-%lfus%n", &us, &len) == 1 && len > 0 && us > 0) {
+			o->yield_us = us;
+		} else if (sscanf(rest, "-b%u%n", &b, &len) == 1 && len > 0 && b > 0 &&
+			   b <= SVH_PD_MAX_BURST) {
+			o->burst = b;
+		} else {
+			return 0;
+		}
+		rest += len;
+	}
+	return 1;
+}
+
+/*
+ * yieldcost: K processes pinned to --pd-cpu, SCHED_FIFO, doing nothing but
+ * sched_yield() for --seconds: TSC cycles per yield (K=1: the system call
+ * alone; K>1: system call plus a switch to another process).
+ */
+static int cmd_yieldcost(const struct opts *o)
+{
+	volatile uint64_t *cnt = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	double hz = tsc_hz(), t0, t1;
+	int k = o->k > 64 ? 64 : o->k;
+
+	if (cnt == MAP_FAILED)
+		return 1;
+	cnt[0] = 0;
+	cnt[1] = 0;
+	for (int i = 0; i < k; i++) {
+		if (fork() == 0) {
+			struct sched_param sp = { .sched_priority = 1 };
+
+			pin(o->pd_cpu);
+			if (sched_setscheduler(0, SCHED_FIFO, &sp))
+				__atomic_store_n(&cnt[1], 1, __ATOMIC_RELAXED);
+			while (__atomic_load_n(&cnt[2], __ATOMIC_ACQUIRE) == 0)
+				sched_yield();
+			while (__atomic_load_n(&cnt[2], __ATOMIC_ACQUIRE) == 1) {
+				sched_yield();
+				__atomic_fetch_add(&cnt[0], 1, __ATOMIC_RELAXED);
+			}
+			_exit(0);
+		}
+	}
+	usleep(200000);
+	__atomic_store_n(&cnt[2], 1, __ATOMIC_RELEASE);
+	t0 = now();
+	{
+		uint64_t c0 = __atomic_load_n(&cnt[0], __ATOMIC_RELAXED), c1;
+
+		usleep((useconds_t)(o->seconds * 1e6));
+		c1 = __atomic_load_n(&cnt[0], __ATOMIC_RELAXED);
+		t1 = now();
+		__atomic_store_n(&cnt[2], 2, __ATOMIC_RELEASE);
+		while (wait(NULL) > 0)
+			;
+		printf("result yieldcost k=%d yields_per_s=%.0f cycles_per_yield=%.0f fifo=%s\n", k,
+		       (double)(c1 - c0) / (t1 - t0),
+		       c1 > c0 ? (t1 - t0) * hz / (double)(c1 - c0) : 0,
+		       cnt[1] ? "refused" : "yes");
+	}
+	munmap((void *)cnt, 4096);
+	return 0;
 }
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: svhost-bench pd|memcpy|density [--dir to-guest|to-vswitch] [--size N]\n"
+		"usage: svhost-bench pd|memcpy|density|yieldcost [--dir to-guest|to-vswitch] [--size N]\n"
 		"       [--reps R] [--seconds S] [--pd-cpu C] [--peer-cpu C]\n"
-		"       [--mode poll|fifo-yield|fifo-yield-<N>us|adaptive] [--k K] [--burst B] [--ring N] [--inline]\n");
+		"       [--mode poll|fifo-yield[-<N>us][-b<B>]|adaptive] [--k K] [--burst B] [--ring N] [--vq N] [--inline]\n"
+		"  fifo-yield-<N>us: yield at most every N us; -b<B>: bursts of B packets\n"
+		"  yieldcost: K SCHED_FIFO processes on --pd-cpu that only yield: cycles per yield\n");
 	exit(2);
 }
 
@@ -455,10 +550,10 @@ int main(int argc, char **argv)
 		{ "dir", 1, 0, 'd' }, { "size", 1, 0, 's' }, { "reps", 1, 0, 'r' },
 		{ "seconds", 1, 0, 't' }, { "pd-cpu", 1, 0, 'p' }, { "peer-cpu", 1, 0, 'q' },
 		{ "mode", 1, 0, 'm' }, { "k", 1, 0, 'k' }, { "burst", 1, 0, 'b' },
-		{ "ring", 1, 0, 'R' }, { "inline", 0, 0, 'i' }, { 0, 0, 0, 0 }
+		{ "ring", 1, 0, 'R' }, { "inline", 0, 0, 'i' }, { "vq", 1, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	struct opts o = { .size = 64, .reps = 5, .seconds = 1.0, .pd_cpu = 0, .peer_cpu = 1,
-			  .mode = SVH_SCHED_POLL, .k = 1, .burst = 32, .ring = 1024 };
+			  .mode = SVH_SCHED_POLL, .k = 1, .burst = 32, .ring = 1024, .vq = 1024 };
 	int c;
 
 	if (argc < 2)
@@ -474,9 +569,7 @@ int main(int argc, char **argv)
 		case 'p': o.pd_cpu = atoi(optarg); break;
 		case 'q': o.peer_cpu = atoi(optarg); break;
 		case 'm':
-			if (!strcmp(optarg, "fifo-yield"))
-				o.mode = SVH_SCHED_FIFO_YIELD;
-			else if (sscanf(optarg, "fifo-yield-%lfus", &o.yield_us) == 1)
+			if (!strncmp(optarg, "fifo-yield", 10) && parse_fifo_mode(optarg + 10, &o))
 				o.mode = SVH_SCHED_FIFO_YIELD;
 			else if (!strcmp(optarg, "adaptive"))
 				o.mode = SVH_SCHED_ADAPTIVE;
@@ -489,10 +582,12 @@ int main(int argc, char **argv)
 		case 'b': o.burst = (unsigned)atoi(optarg); break;
 		case 'R': o.ring = (uint32_t)atoi(optarg); break;
 		case 'i': o.inline_peer = 1; break;
+		case 'V': o.vq = (uint16_t)atoi(optarg); break;
 		default: usage();
 		}
 	}
-	if (o.size == 0 || o.size > SVH_MAX_PKT_LEN || o.reps < 1 || o.k < 1)
+	if (o.size == 0 || o.size > SVH_MAX_PKT_LEN || o.reps < 1 || o.k < 1 || o.vq < 64 ||
+	    (o.vq & (o.vq - 1)))
 		usage();
 	if (o.yield_us > 0)
 		o_tsc_hz = tsc_hz();
@@ -502,6 +597,8 @@ int main(int argc, char **argv)
 		return cmd_memcpy(&o);
 	if (!strcmp(o.cmd, "density"))
 		return cmd_density(&o);
+	if (!strcmp(o.cmd, "yieldcost"))
+		return cmd_yieldcost(&o);
 	usage();
 	return 2;
 }

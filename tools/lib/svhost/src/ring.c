@@ -194,6 +194,21 @@ uint32_t svh_ring_cons_peek(struct svh_ring *r, svh_desc_t *out, uint8_t *ok, ui
 	uint32_t n = avail < max ? avail : max;
 	uint32_t idx = r->head + r->pending;
 
+	/*
+	 * Ask for every cache line of the n slots first (two slots per line) so
+	 * that the transfers from the producer's core overlap instead of
+	 * arriving one after the other in the snapshot loop below.
+	 */
+	for (uint32_t i = 0; i < n; i++) {
+		const void *slot = &r->shm->desc[(idx + i) & r->mask];
+
+		if (i && ((idx + i) & 1))
+			continue;	/* same line as the slot before */
+		if (r->fill_slots)
+			svh_prefetch_w(slot);
+		else
+			svh_prefetch(slot);
+	}
 	for (uint32_t i = 0; i < n; i++, idx++) {
 		int err;
 

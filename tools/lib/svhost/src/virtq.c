@@ -263,6 +263,78 @@ void svh_vq_set_notification(struct svh_vq *vq, bool enable)
 		svh_mb();
 }
 
+/* ---- prefetch hints (values read here steer prefetches only) ------------------ */
+
+void svh_vq_prefetch_ring(const struct svh_vq *vq, uint16_t n)
+{
+	const uint16_t mask = (uint16_t)(vq->num - 1);
+
+	if (svh_unlikely(vq->broken || !vq->ready))
+		return;
+	if (n > svh_vq_pending(vq))
+		n = svh_vq_pending(vq);
+	/* 32 avail entries and 8 used entries per cache line */
+	for (uint16_t i = 0; i < n; i += 32)
+		svh_prefetch(&vq->avail->ring[(uint16_t)(vq->last_avail + i) & mask]);
+	if (n)
+		svh_prefetch(&vq->avail->ring[(uint16_t)(vq->last_avail + n - 1) & mask]);
+	for (uint16_t i = 0; i < n; i += 8)
+		svh_prefetch_w(&vq->used->ring[(uint16_t)(vq->used_idx + i) & mask]);
+	if (n)
+		svh_prefetch_w(&vq->used->ring[(uint16_t)(vq->used_idx + n - 1) & mask]);
+	svh_prefetch_w(&vq->used->idx);
+}
+
+static uint16_t pf_head(const struct svh_vq *vq, uint16_t k)
+{
+	uint16_t mask = (uint16_t)(vq->num - 1);
+
+	return svh_read_once(&vq->avail->ring[(uint16_t)(vq->last_avail + k) & mask]) & mask;
+}
+
+void svh_vq_prefetch_desc(const struct svh_vq *vq, uint16_t k)
+{
+	if (svh_unlikely(vq->broken || k >= svh_vq_pending(vq)))
+		return;
+	svh_prefetch(&vq->desc[pf_head(vq, k)]);
+}
+
+void svh_vq_prefetch_buf(struct svh_vq *vq, uint16_t k, bool write, uint32_t max_bytes)
+{
+	struct vring_desc d;
+	const uint8_t *p;
+	uint32_t len;
+
+	if (svh_unlikely(vq->broken || k >= svh_vq_pending(vq)))
+		return;
+	svh_snapshot(&d, &vq->desc[pf_head(vq, k)], sizeof(d));
+	if (d.flags & VRING_DESC_F_INDIRECT) {
+		if (!vq->indirect || d.len < 16)
+			return;
+		p = svh_gm_translate(vq->gm, d.addr, 16);
+		if (p)
+			svh_prefetch(p);
+		return;
+	}
+	if (max_bytes < 64)
+		max_bytes = 64;
+	len = d.len < max_bytes ? d.len : max_bytes;
+	if (!len)
+		return;
+	/* translate checks [addr, addr + len) lies in one mapped region */
+	p = svh_gm_translate(vq->gm, d.addr, len);
+	if (!p)
+		return;
+	/* first and last line: the hardware prefetcher streams larger buffers */
+	if (write) {
+		svh_prefetch_w(p);
+		svh_prefetch_w(p + len - 1);
+	} else {
+		svh_prefetch(p);
+		svh_prefetch(p + len - 1);
+	}
+}
+
 /* ---- virtio-net header ------------------------------------------------------------ */
 
 int svh_vnet_hdr_to_desc(const struct virtio_net_hdr_mrg_rxbuf *h, uint32_t pkt_len,

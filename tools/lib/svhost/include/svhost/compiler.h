@@ -44,6 +44,29 @@ static inline void svh_snapshot(void *dst, const void *shared, size_t len)
 	svh_barrier();
 }
 
+/*
+ * Prefetch hints.  A prefetch never faults and never changes what the code
+ * reads: addresses computed for a prefetch from shared memory are hints only
+ * and are never dereferenced; every real access still goes through a private,
+ * validated snapshot.  svh_prefetch_w asks for the line in exclusive state
+ * (PREFETCHW) when we are about to write it, so that the write does not need
+ * a second transfer from the other core.
+ */
+static inline void svh_prefetch(const void *p)
+{
+	__builtin_prefetch(p, 0, 3);
+}
+
+static inline void svh_prefetch_w(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	/* PREFETCHW (0F 0D /1): a NOP on CPUs without it, so always safe. */
+	__asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
 static inline uint64_t svh_rdtsc(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

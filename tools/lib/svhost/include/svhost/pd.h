@@ -110,8 +110,10 @@ struct svh_pd_cfg {
 	int fifo_prio;		/* SCHED_FIFO priority (1..99), FIFO_YIELD only */
 	unsigned burst;		/* packets per direction per batch, 1..SVH_PD_MAX_BURST */
 	unsigned idle_polls;	/* ADAPTIVE: empty passes before sleeping */
-	uint64_t yield_cycles;	/* FIFO_YIELD: yield once this many TSC cycles have passed
-				 * since the last yield; 0: after every batch */
+	uint64_t yield_cycles;	/* FIFO_YIELD: 0 (default, the original): yield after
+				 * every pass.  Otherwise a yield budget: yield after a
+				 * pass that moved nothing, or once this many TSC cycles
+				 * have passed since the last yield */
 	int sleep_ms;		/* ADAPTIVE: longest sleep (to notice stop) */
 };
 

@@ -61,6 +61,8 @@ struct svh_ring {
 	uint32_t buf_size;
 	uint8_t role;
 	bool broken;
+	bool fill_slots;	/* consumer writes results back into the slots it peeks
+				 * (TO_VSWITCH): peek prefetches them with write intent */
 	uint16_t broken_reason;	/* enum svh_ring_err, valid when broken */
 	uint32_t head;		/* our own index: prod (producer) or cons (consumer) */
 	uint32_t peer;		/* last validated peer index */

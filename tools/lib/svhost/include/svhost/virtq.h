@@ -131,6 +131,29 @@ bool svh_vq_notify(struct svh_vq *vq);
 /* Ask (enable=true) or stop asking the guest for kicks.  Full barrier on enable. */
 void svh_vq_set_notification(struct svh_vq *vq, bool enable);
 
+/*
+ * Prefetch hints for the copy loop (see svh_prefetch in compiler.h).  They
+ * read guest memory only to compute addresses to prefetch: nothing read here
+ * is used for anything else, every value is bounded (masked index, address
+ * translated with bounds checks) and svh_vq_pop still takes its own snapshot.
+ *   svh_vq_prefetch_ring: avail entries of the next n chains, the used
+ *     entries (write intent) and used->idx they will need;
+ *   svh_vq_prefetch_desc: the head descriptor of the k-th pending chain;
+ *   svh_vq_prefetch_buf:  the first max_bytes (at least one line) of its
+ *     first buffer (or the start of its indirect table), with write intent
+ *     for an RX queue.
+ * k counts from the next chain to pop and must be below the avail count
+ * already validated (avail_idx - last_avail); otherwise nothing is done.
+ */
+void svh_vq_prefetch_ring(const struct svh_vq *vq, uint16_t n);
+void svh_vq_prefetch_desc(const struct svh_vq *vq, uint16_t k);
+void svh_vq_prefetch_buf(struct svh_vq *vq, uint16_t k, bool write, uint32_t max_bytes);
+/* Chains available without reading avail->idx again. */
+static inline uint16_t svh_vq_pending(const struct svh_vq *vq)
+{
+	return (uint16_t)(vq->avail_idx - vq->last_avail);
+}
+
 static inline void svh_vq_break(struct svh_vq *vq, enum svh_vq_err why)
 {
 	if (!vq->broken) {
