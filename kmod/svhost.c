@@ -803,26 +803,6 @@ static int svhost_check_create(const struct svhost_port_create *req)
 	return 0;
 }
 
-/* Compute the mmap layout; all products fit in 64 bits by the checks above. */
-static void svhost_make_layout(const struct svhost_port_create *req,
-			       struct svhost_layout *l)
-{
-	memset(l, 0, sizeof(*l));
-	l->queue_pairs = req->queue_pairs;
-	l->ring_size = req->ring_size;
-	l->buf_size = req->buf_size;
-	l->buf_count = req->buf_count;
-	l->ring_stride = SVHOST_RING_HDR_SIZE +
-			 req->ring_size * sizeof(struct svhost_desc);
-	l->header_offset = 0;
-	l->header_size = PAGE_SIZE;
-	l->rings_offset = PAGE_SIZE;
-	l->rings_size = PAGE_ALIGN((u64)2 * req->queue_pairs * l->ring_stride);
-	l->pool_offset = l->rings_offset + l->rings_size;
-	l->pool_size = round_up((u64)req->buf_size * req->buf_count,
-				SVHOST_POOL_CHUNK_SIZE);
-}
-
 /*
  * Reserve a slot and memory against the limits; undone when the memory is
  * freed.  Creations are serialised by svhost_lock; concurrent frees only
@@ -862,7 +842,8 @@ static struct svhost_port *svhost_port_create(const struct svhost_port_create *r
 	mutex_init(&port->lock);
 	INIT_LIST_HEAD(&port->node);
 	strscpy(port->name, req->name, sizeof(port->name));
-	svhost_make_layout(req, &port->layout);
+	svhost_layout_compute(&port->layout, req->queue_pairs, req->ring_size,
+			      req->buf_size, req->buf_count, PAGE_SIZE);
 	port->mem_bytes = port->layout.pool_offset + port->layout.pool_size;
 	port->owner_pid = task_tgid_nr(current);
 	get_task_comm(port->owner_comm, current);

@@ -191,6 +191,41 @@ struct svhost_ring {
 
 #define SVHOST_RING_HDR_SIZE	(4 * SVHOST_CACHELINE)
 
+/*
+ * The layout of a port's mmap space as the broker computes it: one header
+ * page, then 2 * queue_pairs rings of ring_stride bytes, then the pool,
+ * buf_size * buf_count bytes rounded up to whole chunks.  libsvhost's
+ * test-only memfd pool uses the same function, so both always agree.  The
+ * caller has checked the geometry against the limits above (all products
+ * then fit in 64 bits); page_size is the kernel's page size.
+ */
+static inline void svhost_layout_compute(struct svhost_layout *l,
+					 __u32 queue_pairs, __u32 ring_size,
+					 __u32 buf_size, __u32 buf_count,
+					 __u64 page_size)
+{
+	__u32 stride = SVHOST_RING_HDR_SIZE +
+		       ring_size * (__u32)sizeof(struct svhost_desc);
+	__u64 rings = (__u64)2 * queue_pairs * stride;
+	__u64 pool = (__u64)buf_size * buf_count;
+
+	l->header_offset = 0;
+	l->header_size = page_size;
+	l->rings_offset = page_size;
+	l->rings_size = (rings + page_size - 1) / page_size * page_size;
+	l->pool_offset = l->rings_offset + l->rings_size;
+	l->pool_size = (pool + SVHOST_POOL_CHUNK_SIZE - 1) /
+		       SVHOST_POOL_CHUNK_SIZE * SVHOST_POOL_CHUNK_SIZE;
+	l->ring_stride = stride;
+	l->queue_pairs = queue_pairs;
+	l->ring_size = ring_size;
+	l->buf_size = buf_size;
+	l->buf_count = buf_count;
+	l->reserved[0] = 0;
+	l->reserved[1] = 0;
+	l->reserved[2] = 0;
+}
+
 /* --- ioctls ---------------------------------------------------------------- */
 
 /*

@@ -30,11 +30,6 @@
 
 #define PAGE_SZ 4096ull
 
-static uint64_t round_up(uint64_t v, uint64_t a)
-{
-	return (v + a - 1) / a * a;
-}
-
 static bool pow2(uint64_t v)
 {
 	return v && !(v & (v - 1));
@@ -220,24 +215,6 @@ fail:
 	return rc;
 }
 
-static void local_layout(struct svhost_layout *l, const struct svh_port_params *pp)
-{
-	memset(l, 0, sizeof(*l));
-	l->header_offset = 0;
-	l->header_size = PAGE_SZ;
-	l->ring_stride = (uint32_t)round_up(SVHOST_RING_HDR_SIZE +
-					    (uint64_t)pp->ring_size * sizeof(struct svhost_desc),
-					    PAGE_SZ);
-	l->rings_offset = PAGE_SZ;
-	l->rings_size = (uint64_t)l->ring_stride * 2 * pp->queue_pairs;
-	l->pool_offset = round_up(l->rings_offset + l->rings_size, SVHOST_POOL_CHUNK_SIZE);
-	l->pool_size = round_up((uint64_t)pp->buf_size * pp->buf_count, SVHOST_POOL_CHUNK_SIZE);
-	l->queue_pairs = pp->queue_pairs;
-	l->ring_size = pp->ring_size;
-	l->buf_size = pp->buf_size;
-	l->buf_count = pp->buf_count;
-}
-
 int svh_port_create_local(struct svh_port *p, const char *name,
 			  const struct svh_port_params *pp)
 {
@@ -249,7 +226,8 @@ int svh_port_create_local(struct svh_port *p, const char *name,
 	rc = set_name(p, dummy, name);
 	if (rc)
 		return rc;
-	local_layout(&p->layout, pp);
+	svhost_layout_compute(&p->layout, pp->queue_pairs, pp->ring_size, pp->buf_size,
+			      pp->buf_count, PAGE_SZ);
 	rc = svh_layout_check(&p->layout);
 	if (rc)
 		return -EINVAL;
