@@ -16,25 +16,30 @@
  *  - struct svhost_port is refcounted by its kobject: one reference for the
  *    owner's file, one for each copier file bound to it, short-lived ones
  *    for lookups.  The header page goes with the last reference.
- *  - Rings and pool have their own user count: the live owner and the
- *    active (attached, not revoked) copier.  Only those two can map or
- *    fault them, so when both are gone the memory is freed and unaccounted
- *    at once, even while a revoked copier still holds its file open.
- *  - The port's name and sysfs directory live while the owner's file does.
+ *  - Rings and pool, and the port's name and sysfs directory, live exactly
+ *    as long as the owner's file.  Only the owner and the attached copier
+ *    can map or fault them.  A copier that loses the port (revoked, owner
+ *    gone, its process gone) has its mappings zapped; its faults are then
+ *    served from a scratch page of its own file, so a copier still copying
+ *    reads zeros and writes into nothing instead of getting SIGBUS.
  *
  * Every open file has a private inode so that revoking a copier can zap
  * exactly that copier's mappings with unmap_mapping_range().
  *
  * Locking, outermost first:
- *  - svhost_file.lock serialises binding a file to a port (ioctls).
+ *  - svhost_file.lock serialises binding a file to a port (ioctls); it is
+ *    held across copy_to_user() and mmu_notifier_register(), so it nests
+ *    outside mmap_lock.
  *  - svhost_lock protects the list of named ports and serialises the limit
  *    checks at creation.  Port sysfs handlers never take it, so
  *    kobject_del() may run under it.  The totals are atomics, decremented
  *    without it.
- *  - svhost_port.lock protects the port's copier, state, ACL and counters,
- *    and is taken under mmap_lock by mmap() and the fault handler.
- *    Revocation zaps the copier's mappings under it; zapping needs no
- *    mmap_lock, and holding it keeps the copier's file alive meanwhile.
+ *  - mmap_lock of a process: held (read) by the fault handler and (write)
+ *    by mmap(), which both take svhost_port.lock inside it.
+ *  - svhost_port.lock protects the port's copier, the header page, its
+ *    ACL and counters.  Revocation zaps the copier's mappings under it;
+ *    zapping takes no mmap_lock, and holding the lock keeps the copier's
+ *    file alive meanwhile.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -46,6 +51,7 @@
 #include <linux/kobject.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/mutex.h>
@@ -77,8 +83,10 @@ module_param(max_port_pool_mib, uint, 0644);
 MODULE_PARM_DESC(max_port_pool_mib, "Maximum MiB of memory per port (default 256)");
 
 static bool require_pkey = true;
-module_param(require_pkey, bool, 0644);
-MODULE_PARM_DESC(require_pkey, "Refuse copiers without a protection key (default Y)");
+static const struct kernel_param_ops svhost_require_pkey_ops;
+module_param_cb(require_pkey, &svhost_require_pkey_ops, &require_pkey, 0644);
+MODULE_PARM_DESC(require_pkey,
+		 "Refuse copiers without a protection key; setting it revokes attached ones (default Y)");
 
 enum svhost_role {
 	SVHOST_ROLE_NONE,
@@ -105,9 +113,10 @@ struct svhost_port {
 	char owner_comm[TASK_COMM_LEN];
 
 	struct mutex lock;		/* protects the fields below */
-	bool owner_alive;
-	unsigned int mem_users;		/* live owner + active copier */
-	struct svhost_file *copier;
+	bool owner_alive;		/* rings and pool exist */
+	struct svhost_file *copier;	/* the attached copier */
+	struct svhost_file *attaching;	/* reserved by an attach in progress */
+	bool attach_revoked;		/* ... and revoked meanwhile */
 	kuid_t uids[SVHOST_ACL_MAX];
 	unsigned int nr_uids;
 	kgid_t gids[SVHOST_ACL_MAX];
@@ -125,14 +134,16 @@ struct svhost_file {
 
 	/* Fixed at bind.  Rings and pool can be mapped only from mm. */
 	struct mm_struct *mm;		/* mmgrab()ed, compared only */
-	/* Copier only. */
+	/* Copier only; attached while port->copier points here. */
 	const struct cred *cred;
 	u32 generation;			/* header generation at attach */
 	pid_t pid;
 	pid_t tid;
 	int pkey;
 	char comm[TASK_COMM_LEN];
-	bool revoked;			/* under port->lock */
+	struct page *scratch;		/* what rings and pool show once lost */
+	struct mmu_notifier mn;		/* detaches when the process exits */
+	struct svhost_port *mn_port;	/* the port mn was registered for */
 };
 
 static DEFINE_MUTEX(svhost_lock);
@@ -240,8 +251,9 @@ static int svhost_check_pkey(int pkey)
 
 /*
  * Free rings and pool and give their bytes back to the limits.  Nothing can
- * map or fault them any more: called when their last user is gone, after
- * any revoked copier's mappings were zapped, or before the port is public.
+ * map or fault them any more: called when the owner's file is released,
+ * after the attached copier's mappings were zapped, or before the port is
+ * public.
  */
 static void svhost_port_free_mem(struct svhost_port *port)
 {
@@ -264,14 +276,6 @@ static void svhost_port_free_mem(struct svhost_port *port)
 		atomic64_sub(port->mem_bytes, &svhost_mem_bytes);
 		port->accounted = false;
 	}
-}
-
-/* Drop one user of rings and pool; the last one frees them. */
-static void svhost_put_mem_locked(struct svhost_port *port)
-{
-	lockdep_assert_held(&port->lock);
-	if (!--port->mem_users)
-		svhost_port_free_mem(port);
 }
 
 /* Allocate zeroed, memcg-charged header, ring and pool memory. */
@@ -299,7 +303,9 @@ static int svhost_port_alloc_mem(struct svhost_port *port)
 	for (i = 0; i < port->nr_chunks; i++) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		port->chunks[i] = alloc_pages(gfp | __GFP_RETRY_MAYFAIL | __GFP_NOWARN,
+		/* compound: a stray reference keeps one page, not 511 */
+		port->chunks[i] = alloc_pages(gfp | __GFP_COMP | __GFP_NOWARN |
+					      __GFP_RETRY_MAYFAIL,
 					      SVHOST_CHUNK_ORDER);
 		if (!port->chunks[i])
 			return -ENOMEM;
@@ -398,12 +404,20 @@ static bool svhost_acl_admits(struct svhost_port *port, const struct cred *cred)
 
 /* --- Header page ---------------------------------------------------------- */
 
+/*
+ * Record a change of state.  Readers load generation with acquire first,
+ * then state and reason: publishing generation last, with release, shows
+ * them the state and reason of that generation or a later one.
+ */
 static void svhost_set_state(struct svhost_port *port, u32 state, u32 reason)
 {
+	struct svhost_shm_header *h = port->hdr;
+
 	lockdep_assert_held(&port->lock);
-	WRITE_ONCE(port->hdr->reason, reason);
-	/* Readers that see the new state also see its reason. */
-	smp_store_release(&port->hdr->state, state);
+	WRITE_ONCE(h->reason, reason);
+	WRITE_ONCE(h->state, state);
+	/* Pairs with the readers' acquire load of generation. */
+	smp_store_release(&h->generation, h->generation + 1);
 }
 
 static const char *svhost_state_name(u32 state)
@@ -421,27 +435,48 @@ static const char *svhost_state_name(u32 state)
 	return "unknown";
 }
 
+static const char *svhost_reason_name(u32 reason)
+{
+	switch (reason) {
+	case SVHOST_REASON_ADMIN:
+		return "admin";
+	case SVHOST_REASON_ACL:
+		return "acl";
+	case SVHOST_REASON_PKEY:
+		return "pkey";
+	}
+	return "none";
+}
+
 /*
- * Take the copier's ring and pool mappings away.  Its header mapping stays
- * so that it can read why.  The copier's file cannot be released while we
- * hold port->lock, so its inode is safe to use.
+ * The attached copier loses the port.  With @zap (it may still be running)
+ * its ring and pool mappings are torn down so that its next access faults
+ * in its scratch page; its header mapping stays so that it can read why.
+ * The copier's file cannot be released while we hold port->lock, so its
+ * inode is safe to use.
  */
+static void svhost_detach_locked(struct svhost_port *port, bool zap)
+{
+	struct svhost_file *cf = port->copier;
+
+	lockdep_assert_held(&port->lock);
+	port->copier = NULL;
+	if (zap)
+		unmap_mapping_range(cf->inode->i_mapping,
+				    port->layout.rings_offset, 0, 1);
+}
+
 static void svhost_revoke_locked(struct svhost_port *port, u32 reason)
 {
 	struct svhost_file *cf = port->copier;
 
 	lockdep_assert_held(&port->lock);
-	cf->revoked = true;
-	port->copier = NULL;
+	svhost_detach_locked(port, true);
 	port->revocations++;
 	atomic64_inc(&svhost_revocations);
-	WRITE_ONCE(port->hdr->generation, port->hdr->generation + 1);
 	svhost_set_state(port, SVHOST_STATE_REVOKED, reason);
-	unmap_mapping_range(cf->inode->i_mapping, port->layout.rings_offset,
-			    0, 1);
-	svhost_put_mem_locked(port);
 	pr_info("port %s: copier %s[%d] revoked (%s)\n", port->name, cf->comm,
-		cf->pid, reason == SVHOST_REASON_ACL ? "acl" : "admin");
+		cf->pid, svhost_reason_name(reason));
 }
 
 /* --- sysfs: per port ------------------------------------------------------- */
@@ -718,10 +753,16 @@ static ssize_t revoke_store(struct kobject *kobj, struct kobj_attribute *attr,
 		return svhost_invalid_req(-EINVAL, "port %s: bad revoke value",
 					  port->name);
 	mutex_lock(&port->lock);
-	if (port->copier)
+	if (port->copier) {
 		svhost_revoke_locked(port, SVHOST_REASON_ADMIN);
-	else
+	} else if (port->attaching) {
+		/* the attach in progress will fail with EPERM */
+		port->attach_revoked = true;
+		port->revocations++;
+		atomic64_inc(&svhost_revocations);
+	} else {
 		ret = -ENOENT;
+	}
 	mutex_unlock(&port->lock);
 	return ret;
 }
@@ -830,7 +871,11 @@ static int svhost_account_locked(struct svhost_port *port)
 	return 0;
 }
 
-static struct svhost_port *svhost_port_create(const struct svhost_port_create *req)
+/*
+ * Allocate a port, its memory and its accounting, not yet visible to
+ * anyone: everything that can fail after this is svhost_port_publish().
+ */
+static struct svhost_port *svhost_port_new(const struct svhost_port_create *req)
 {
 	struct svhost_port *port;
 	int err;
@@ -850,7 +895,6 @@ static struct svhost_port *svhost_port_create(const struct svhost_port_create *r
 	port->uids[0] = GLOBAL_ROOT_UID;
 	port->nr_uids = 1;
 	port->owner_alive = true;
-	port->mem_users = 1;
 
 	mutex_lock(&svhost_lock);
 	err = svhost_find_locked(port->name) ? -EEXIST :
@@ -869,6 +913,17 @@ static struct svhost_port *svhost_port_create(const struct svhost_port_create *r
 	port->hdr->version = SVHOST_API_VERSION;
 	port->hdr->state = SVHOST_STATE_READY;
 	port->hdr->layout = port->layout;
+	return port;
+
+out_put:
+	kobject_put(&port->kobj);
+	return ERR_PTR(err);
+}
+
+/* Make the port visible by name; after this, creation cannot fail. */
+static int svhost_port_publish(struct svhost_port *port)
+{
+	int err;
 
 	mutex_lock(&svhost_lock);
 	if (svhost_find_locked(port->name))
@@ -879,17 +934,15 @@ static struct svhost_port *svhost_port_create(const struct svhost_port_create *r
 	if (!err)
 		list_add_tail(&port->node, &svhost_ports);
 	mutex_unlock(&svhost_lock);
-	if (err)
-		goto out_put;
-	kobject_uevent(&port->kobj, KOBJ_ADD);
-	return port;
-
-out_put:
-	kobject_put(&port->kobj);
-	return ERR_PTR(err);
+	if (!err)
+		kobject_uevent(&port->kobj, KOBJ_ADD);
+	return err;
 }
 
-/* The owner's file is going away: free the name, keep memory for copiers. */
+/*
+ * The owner's file is going away: free the name, then the memory.  An
+ * attached copier loses the port first and sees OWNER_GONE.
+ */
 static void svhost_owner_release(struct svhost_port *port)
 {
 	mutex_lock(&svhost_lock);
@@ -899,32 +952,49 @@ static void svhost_owner_release(struct svhost_port *port)
 
 	mutex_lock(&port->lock);
 	port->owner_alive = false;
+	if (port->copier) {
+		pr_info("port %s: owner gone, copier %s[%d] detached\n",
+			port->name, port->copier->comm, port->copier->pid);
+		svhost_detach_locked(port, true);
+	}
 	svhost_set_state(port, SVHOST_STATE_OWNER_GONE, SVHOST_REASON_NONE);
-	svhost_put_mem_locked(port);
+	svhost_port_free_mem(port);
 	mutex_unlock(&port->lock);
 	kobject_put(&port->kobj);
 }
 
-/* Give up the copier slot of @port if @sf holds it. */
-static void svhost_unbind_copier_locked(struct svhost_file *sf,
-					struct svhost_port *port)
+/*
+ * The copier's process is gone (its mm is torn down), or its file is
+ * released: it leaves the port, which takes a new copier.  Called from the
+ * mmu notifier, maybe twice (exit and unregister), so idempotent.  No zap:
+ * no mapping of this copier survives either event.
+ */
+static void svhost_copier_mm_release(struct mmu_notifier *mn,
+				     struct mm_struct *mm)
 {
-	lockdep_assert_held(&port->lock);
-	if (port->copier != sf)
-		return;
-	port->copier = NULL;
-	if (port->owner_alive)
-		svhost_set_state(port, SVHOST_STATE_READY, SVHOST_REASON_NONE);
-	svhost_put_mem_locked(port);
+	struct svhost_file *sf = container_of(mn, struct svhost_file, mn);
+	struct svhost_port *port = sf->mn_port;
+
+	mutex_lock(&port->lock);
+	if (port->copier == sf) {
+		svhost_detach_locked(port, false);
+		if (port->owner_alive)
+			svhost_set_state(port, SVHOST_STATE_READY,
+					 SVHOST_REASON_NONE);
+	}
+	mutex_unlock(&port->lock);
 }
+
+static const struct mmu_notifier_ops svhost_copier_mn_ops = {
+	.release = svhost_copier_mm_release,
+};
 
 static void svhost_copier_release(struct svhost_file *sf)
 {
 	struct svhost_port *port = sf->port;
 
-	mutex_lock(&port->lock);
-	svhost_unbind_copier_locked(sf, port);
-	mutex_unlock(&port->lock);
+	/* runs svhost_copier_mm_release() unless the exit already did */
+	mmu_notifier_unregister(&sf->mn, sf->mm);
 	put_cred(sf->cred);
 	kobject_put(&port->kobj);
 }
@@ -947,7 +1017,27 @@ static long svhost_ioctl_version(void __user *argp)
 	return copy_to_user(argp, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
-static long svhost_ioctl_create(struct svhost_file *sf, void __user *argp)
+/* Rings and pool are mapped read-write: binding needs an O_RDWR file. */
+static bool svhost_file_rdwr(const struct file *file)
+{
+	return (file->f_mode & (FMODE_READ | FMODE_WRITE)) ==
+	       (FMODE_READ | FMODE_WRITE);
+}
+
+/* Bind @sf to @port in @role, visible to mmap() from now on. */
+static void svhost_bind(struct svhost_file *sf, struct svhost_port *port,
+			enum svhost_role role)
+{
+	lockdep_assert_held(&sf->lock);
+	sf->mm = current->mm;
+	mmgrab(sf->mm);
+	sf->role = role;
+	/* Pairs with smp_load_acquire() in svhost_mmap(): role first. */
+	smp_store_release(&sf->port, port);
+}
+
+static long svhost_ioctl_create(struct svhost_file *sf, struct file *file,
+				void __user *argp)
 {
 	struct svhost_port_create req;
 	struct svhost_port *port;
@@ -955,6 +1045,8 @@ static long svhost_ioctl_create(struct svhost_file *sf, void __user *argp)
 
 	if (!capable(CAP_NET_ADMIN))
 		return svhost_deny(-EPERM, "create needs CAP_NET_ADMIN");
+	if (!svhost_file_rdwr(file))
+		return svhost_invalid_req(-EBADF, "create: file not opened O_RDWR");
 	if (copy_from_user(&req, argp, sizeof(req)))
 		return -EFAULT;
 	err = svhost_check_create(&req);
@@ -966,22 +1058,21 @@ static long svhost_ioctl_create(struct svhost_file *sf, void __user *argp)
 		err = svhost_invalid_req(-EBUSY, "create: file already bound");
 		goto unlock;
 	}
-	port = svhost_port_create(&req);
+	port = svhost_port_new(&req);
 	if (IS_ERR(port)) {
 		err = PTR_ERR(port);
 		goto unlock;
 	}
 	req.layout = port->layout;
-	if (copy_to_user(argp, &req, sizeof(req))) {
-		svhost_owner_release(port);
+	if (copy_to_user(argp, &req, sizeof(req)))
 		err = -EFAULT;
+	else
+		err = svhost_port_publish(port);
+	if (err) {
+		kobject_put(&port->kobj);
 		goto unlock;
 	}
-	sf->mm = current->mm;
-	mmgrab(sf->mm);
-	sf->role = SVHOST_ROLE_OWNER;
-	/* Pairs with smp_load_acquire() in svhost_mmap(): role first. */
-	smp_store_release(&sf->port, port);
+	svhost_bind(sf, port, SVHOST_ROLE_OWNER);
 	pr_debug("port %s created by %s[%d]\n", port->name, current->comm,
 		 task_tgid_nr(current));
 unlock:
@@ -1001,9 +1092,12 @@ static struct svhost_port *svhost_get_port(const char *name)
 	return port;
 }
 
-/* Bind @sf as the copier of @port; called with port->lock held. */
-static int svhost_bind_copier_locked(struct svhost_file *sf,
-				     struct svhost_port *port, int pkey)
+/*
+ * May the current thread become the copier of @port with @pkey?  Checked
+ * when the attach reserves the port and again when it binds, so that a
+ * grant change, a revocation or require_pkey set in between is obeyed.
+ */
+static int svhost_may_attach_locked(struct svhost_port *port, int pkey)
 {
 	lockdep_assert_held(&port->lock);
 	if (!port->owner_alive)
@@ -1014,33 +1108,82 @@ static int svhost_bind_copier_locked(struct svhost_file *sf,
 		return svhost_deny(-EPERM, "port %s: attach not granted",
 				   port->name);
 	}
-	if (port->copier)
+	if (pkey == -1 && READ_ONCE(require_pkey))
+		return svhost_invalid_req(-EINVAL,
+			"port %s: copier brings no protection key", port->name);
+	return 0;
+}
+
+/* Reserve @port for @sf; returns the generation the attach will get. */
+static int svhost_reserve_locked(struct svhost_file *sf,
+				 struct svhost_port *port, int pkey, u32 *gen)
+{
+	int err;
+
+	lockdep_assert_held(&port->lock);
+	err = svhost_may_attach_locked(port, pkey);
+	if (err)
+		return err;
+	if (port->copier || port->attaching)
 		return svhost_invalid_req(-EBUSY, "port %s: already has a copier",
 					  port->name);
+	port->attaching = sf;
+	port->attach_revoked = false;
+	*gen = port->hdr->generation + 1;
+	return 0;
+}
+
+/* Turn the reservation into the attachment, or drop it. */
+static int svhost_attach_locked(struct svhost_file *sf,
+				struct svhost_port *port, int pkey)
+{
+	int err;
+
+	lockdep_assert_held(&port->lock);
+	port->attaching = NULL;
+	if (port->attach_revoked) {
+		port->denials++;
+		return svhost_deny(-EPERM, "port %s: revoked while attaching",
+				   port->name);
+	}
+	err = svhost_may_attach_locked(port, pkey);
+	if (err)
+		return err;
 
 	sf->cred = get_current_cred();
 	sf->pid = task_tgid_nr(current);
 	sf->tid = task_pid_nr(current);
 	sf->pkey = pkey;
 	get_task_comm(sf->comm, current);
-	sf->generation = port->hdr->generation + 1;
-
 	port->copier = sf;
-	port->mem_users++;
-	WRITE_ONCE(port->hdr->generation, sf->generation);
+	port->attaches++;
+	atomic64_inc(&svhost_attaches);
 	svhost_set_state(port, SVHOST_STATE_ATTACHED, SVHOST_REASON_NONE);
+	sf->generation = port->hdr->generation;
 	return 0;
 }
 
-static long svhost_ioctl_attach(struct svhost_file *sf, void __user *argp)
+/*
+ * Attach in two steps so that no user memory access happens while the
+ * port shows the copier: reserve the port (checks done, other attaches get
+ * EBUSY, the header untouched), write the result back, then check again
+ * and attach.  A revocation or a failing copy in between leaves the port
+ * as it was and this file unbound, ready for a retry.
+ */
+static long svhost_ioctl_attach(struct svhost_file *sf, struct file *file,
+				void __user *argp)
 {
 	struct svhost_copier_attach req;
 	struct svhost_port *port;
+	struct page *scratch;
+	u32 gen = 0;
 	int err;
 
+	if (!svhost_file_rdwr(file))
+		return svhost_invalid_req(-EBADF, "attach: file not opened O_RDWR");
 	if (copy_from_user(&req, argp, sizeof(req)))
 		return -EFAULT;
-	if (req.flags)
+	if (req.flags || req.reserved)
 		return svhost_invalid_req(-EINVAL, "attach: unknown flags");
 	if (!svhost_name_valid(req.name))
 		return svhost_invalid_req(-EINVAL, "attach: bad port name");
@@ -1048,6 +1191,9 @@ static long svhost_ioctl_attach(struct svhost_file *sf, void __user *argp)
 	err = svhost_check_pkey(req.pkey);
 	if (err)
 		return err;
+	scratch = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!scratch)
+		return -ENOMEM;
 
 	mutex_lock(&sf->lock);
 	if (sf->port) {
@@ -1060,34 +1206,41 @@ static long svhost_ioctl_attach(struct svhost_file *sf, void __user *argp)
 		goto unlock;
 	}
 	mutex_lock(&port->lock);
-	err = svhost_bind_copier_locked(sf, port, req.pkey);
+	err = svhost_reserve_locked(sf, port, req.pkey, &gen);
 	mutex_unlock(&port->lock);
 	if (err)
 		goto put;
 
-	/* Not published yet, so nothing can have been mapped if this fails. */
-	req.generation = sf->generation;
-	req.reserved = 0;
-	req.layout = port->layout;
-	if (copy_to_user(argp, &req, sizeof(req))) {
+	sf->mn_port = port;
+	sf->mn.ops = &svhost_copier_mn_ops;
+	err = mmu_notifier_register(&sf->mn, current->mm);
+	if (err) {
 		mutex_lock(&port->lock);
-		svhost_unbind_copier_locked(sf, port);
+		port->attaching = NULL;
 		mutex_unlock(&port->lock);
-		put_cred(sf->cred);
-		sf->cred = NULL;
-		err = -EFAULT;
 		goto put;
 	}
 
+	req.generation = gen;
+	req.reserved = 0;
+	req.layout = port->layout;
+	err = copy_to_user(argp, &req, sizeof(req)) ? -EFAULT : 0;
+
 	mutex_lock(&port->lock);
-	port->attaches++;
+	if (err)
+		port->attaching = NULL;
+	else
+		err = svhost_attach_locked(sf, port, req.pkey);
 	mutex_unlock(&port->lock);
-	atomic64_inc(&svhost_attaches);
-	sf->mm = current->mm;
-	mmgrab(sf->mm);
-	sf->role = SVHOST_ROLE_COPIER;
-	/* Pairs with smp_load_acquire() in svhost_mmap(): role first. */
-	smp_store_release(&sf->port, port);
+	if (err) {
+		/* nothing was attached: the release finds nothing to do */
+		mmu_notifier_unregister(&sf->mn, current->mm);
+		goto put;
+	}
+	WARN_ON_ONCE(sf->generation != gen);
+	sf->scratch = scratch;
+	scratch = NULL;
+	svhost_bind(sf, port, SVHOST_ROLE_COPIER);
 	if (req.pkey == -1)
 		pr_warn_ratelimited("port %s: copier %s[%d] attached WITHOUT protection key isolation (require_pkey=N)\n",
 				    port->name, sf->comm, sf->pid);
@@ -1096,6 +1249,8 @@ put:
 	kobject_put(&port->kobj);
 unlock:
 	mutex_unlock(&sf->lock);
+	if (scratch)
+		__free_page(scratch);
 	return err;
 }
 
@@ -1108,15 +1263,20 @@ static long svhost_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case SVHOST_GET_VERSION:
 		return svhost_ioctl_version(argp);
 	case SVHOST_PORT_CREATE:
-		return svhost_ioctl_create(sf, argp);
+		return svhost_ioctl_create(sf, file, argp);
 	case SVHOST_COPIER_ATTACH:
-		return svhost_ioctl_attach(sf, argp);
+		return svhost_ioctl_attach(sf, file, argp);
 	}
 	return svhost_invalid_req(-ENOTTY, "unknown ioctl %#x", cmd);
 }
 
 /* --- mmap ------------------------------------------------------------------ */
 
+/*
+ * Rings and pool of a copier that lost the port fault in its scratch page,
+ * one page for the whole range: it keeps running, sees zeros and its own
+ * writes, and never reaches the pool again.
+ */
 static vm_fault_t svhost_fault(struct vm_fault *vmf)
 {
 	struct svhost_file *sf = vmf->vma->vm_file->private_data;
@@ -1125,8 +1285,10 @@ static vm_fault_t svhost_fault(struct vm_fault *vmf)
 	unsigned long pfn;
 
 	mutex_lock(&port->lock);
-	if ((vmf->pgoff == 0 || !sf->revoked) &&
-	    svhost_port_pfn(port, vmf->pgoff, &pfn))
+	if (vmf->pgoff && sf->role == SVHOST_ROLE_COPIER && port->copier != sf)
+		ret = vmf_insert_pfn(vmf->vma, vmf->address,
+				     page_to_pfn(sf->scratch));
+	else if (svhost_port_pfn(port, vmf->pgoff, &pfn))
 		ret = vmf_insert_pfn(vmf->vma, vmf->address, pfn);
 	mutex_unlock(&port->lock);
 	return ret;
@@ -1182,9 +1344,8 @@ static int svhost_may_map(struct svhost_file *sf, struct svhost_port *port)
 	if (current->mm != sf->mm)
 		err = svhost_deny(-EPERM, "port %s: mapping from another process",
 				  port->name);
-	else if (sf->role == SVHOST_ROLE_COPIER &&
-		 (sf->revoked || !port->owner_alive))
-		err = svhost_deny(-EACCES, "port %s: copier revoked or owner gone",
+	else if (sf->role == SVHOST_ROLE_COPIER && port->copier != sf)
+		err = svhost_deny(-EACCES, "port %s: copier no longer attached",
 				  port->name);
 	else if (sf->role == SVHOST_ROLE_COPIER && sf->pkey > 0 &&
 		 !mm_pkey_is_allocated(current->mm, sf->pkey))
@@ -1271,6 +1432,8 @@ static int svhost_release(struct inode *inode, struct file *file)
 		svhost_copier_release(sf);
 	if (sf->mm)
 		mmdrop(sf->mm);
+	if (sf->scratch)
+		__free_page(sf->scratch);
 	iput(sf->inode);
 	mutex_destroy(&sf->lock);
 	kfree(sf);
@@ -1293,6 +1456,39 @@ static struct miscdevice svhost_misc = {
 	.name = "svhost",
 	.fops = &svhost_fops,
 	.mode = 0666,
+};
+
+/* --- require_pkey ------------------------------------------------------------ */
+
+/* Revoke every attached copier that brought no protection key. */
+static void svhost_enforce_pkey(void)
+{
+	struct svhost_port *port;
+
+	mutex_lock(&svhost_lock);
+	list_for_each_entry(port, &svhost_ports, node) {
+		mutex_lock(&port->lock);
+		if (port->copier && port->copier->pkey == -1)
+			svhost_revoke_locked(port, SVHOST_REASON_PKEY);
+		mutex_unlock(&port->lock);
+	}
+	mutex_unlock(&svhost_lock);
+}
+
+/* Setting require_pkey applies to attached copiers too, not only new ones. */
+static int svhost_set_require_pkey(const char *val,
+				   const struct kernel_param *kp)
+{
+	int err = param_set_bool(val, kp);
+
+	if (!err && READ_ONCE(require_pkey))
+		svhost_enforce_pkey();
+	return err;
+}
+
+static const struct kernel_param_ops svhost_require_pkey_ops = {
+	.set = svhost_set_require_pkey,
+	.get = param_get_bool,
 };
 
 /* --- sysfs: global ---------------------------------------------------------- */
