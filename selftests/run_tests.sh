@@ -23,7 +23,7 @@ export SVHOST_KO=${SVHOST_KO:-$repo/kmod/svhost.ko}
 timeout_s=${SVHOST_TEST_TIMEOUT:-900}
 
 # svhost_module_test unloads and reloads the module: it must stay last.
-all="svhost_api_test svhost_mmap_test svhost_acl_test svhost_pkey_test
+all="svhost_api_test svhost_mmap_test svhost_grant_test svhost_pkey_test
 svhost_lifetime_test svhost_stress_test svhost_module_test"
 tests=${SVHOST_TESTS:-$all}
 
