@@ -42,7 +42,8 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
 	    $(wildcard uapi/linux/*.h)
 
 .PHONY: help deps all build kmod selftests tools check checkpatch sparse \
-	test demo bench clean distclean dkms-install dkms-uninstall dkms-check
+	test test-debug demo bench clean distclean dkms-install dkms-uninstall \
+	dkms-check
 
 help:
 	@echo "secure-vhost make targets:"
@@ -51,6 +52,9 @@ help:
 	@echo "  check       checkpatch.pl --strict and sparse/W=1 on kmod/ and uapi/"
 	@echo "  test        deps + build + check + selftests in the test VM + host"
 	@echo "              test suites; last line: 'N passed, M failed'"
+	@echo "  test-debug  build a debug kernel (KASAN, lockdep, kmemleak, ...) from"
+	@echo "              linux-source and run the selftests and broker_e2e on it;"
+	@echo "              long (about an hour of 2 cores to build), not part of test"
 	@echo "  demo        deps + build + tools/demo/run-demo.sh in the test VM"
 	@echo "  bench       deps + build + tools/svhost-bench/run (BENCH_ARGS='...')"
 	@echo "  dkms-install  build and install svhost.ko with DKMS for DKMS_KERNEL"
@@ -90,7 +94,7 @@ ifneq ($(HAVE_SELFTESTS),)
 		$(KSFT_INC)/kselftest_harness.h $(KSFT_TREE)/
 	@cp -pr $(KSFT_INC)/kselftest $(KSFT_TREE)/
 	@cp -p selftests/Makefile selftests/config selftests/settings \
-		selftests/*.c selftests/*.h $(KSFT_TREE)/svhost/
+		selftests/*.c selftests/*.h selftests/*.py $(KSFT_TREE)/svhost/
 	@cp -p uapi/linux/svhost.h $(KSFT_TREE)/svhost/uapi/linux/
 	$(MAKE) -C $(KSFT_TREE)/svhost OUTPUT=$(KSFT_TREE)/svhost
 else
@@ -173,6 +177,40 @@ dkms-check: $(BUILD)/abi
 # The full suite; the driver prints the summary as its last line.
 test:
 	@VMTEST_FLAGS="$(VMTEST_FLAGS)" VMTEST_TIMEOUT="$(VMTEST_TIMEOUT)" tools/vmtest/suite
+
+# The debug kernel run: tools/vmtest/debug-kernel builds the kernel (once;
+# later only what changed), svhost.ko is built against it from a copy of
+# kmod/ and uapi/, the selftests are dropped into that kernel's tree
+# (tools/testing/selftests/svhost) and built by its kselftest Makefile, and
+# tools/vmtest/debug-suite runs in the test VM on the debug kernel.
+# Any splat (KASAN, lockdep, ...), leak or failed test fails it.  Its KTAP is
+# in $(BUILD)/debug/results/; the last line is 'N passed, M failed'.
+DEBUG_DIR := $(BUILD)/debug
+DEBUG_TIMEOUT ?= 10800
+
+test-debug:
+	@tools/deps.sh
+	@$(MAKE) build
+	@set -o pipefail; kroot=$$(tools/vmtest/debug-kernel | tail -n1) && \
+	ksrc=$$(ls -d $(DEBUG_DIR)/src/linux-source-*) && \
+	ksft=$$ksrc/tools/testing/selftests && \
+	rm -rf $(DEBUG_DIR)/kmod-src $$ksft/svhost && \
+	mkdir -p $(DEBUG_DIR)/kmod-src $(DEBUG_DIR)/results $$ksft/svhost/uapi/linux && \
+	cp -r kmod uapi $(DEBUG_DIR)/kmod-src/ && \
+	$(MAKE) -C $$ksrc O=$(DEBUG_DIR)/obj \
+		CC="$$(command -v ccache >/dev/null && echo ccache) gcc" \
+		M=$(DEBUG_DIR)/kmod-src/kmod modules && \
+	cp -p selftests/Makefile selftests/config selftests/settings \
+		selftests/*.c selftests/*.h selftests/*.py $$ksft/svhost/ && \
+	cp uapi/linux/svhost.h $$ksft/svhost/uapi/linux/ && \
+	$(MAKE) -C $$ksft TARGETS=svhost && \
+	{ tools/vmtest/run --kernel "$$kroot" --timeout $(DEBUG_TIMEOUT) \
+		--module $(DEBUG_DIR)/kmod-src/kmod/svhost.ko --share $$ksft \
+		--env SVHOST_KO=$(DEBUG_DIR)/kmod-src/kmod/svhost.ko \
+		--env SVHOST_KSFT_DIR=$$ksft --env SVHOST_CTL=$(ROOT)/tools/svhostctl \
+		-- tools/vmtest/debug-suite 2>&1 | tee $(DEBUG_DIR)/results/output.ktap; \
+	  rc=$${PIPESTATUS[0]}; \
+	  tools/ktap-summary $(DEBUG_DIR)/results/output.ktap && [ $$rc = 0 ]; }
 
 demo:
 	@tools/deps.sh

@@ -74,6 +74,11 @@
 
 #include "compat.h"
 
+/* A copier is detached when its process's mm goes away. */
+#if !IS_ENABLED(CONFIG_MMU_NOTIFIER)
+#error "svhost needs CONFIG_MMU_NOTIFIER (selected by KVM, among others)"
+#endif
+
 #define SVHOST_CHUNK_ORDER	(21 - PAGE_SHIFT)
 #define SVHOST_CHUNK_PAGES	BIT(SVHOST_CHUNK_ORDER)
 
