@@ -44,6 +44,8 @@ MODULE_PARM_DESC(require_pkey,
 
 /* Protects svhost_ports, the named ports, and serialises creation limits. */
 DEFINE_MUTEX(svhost_lock);
+/* Serialises adding, moving and removing the ports' sysfs directories. */
+DEFINE_MUTEX(svhost_sysfs_lock);
 LIST_HEAD(svhost_ports);
 struct workqueue_struct *svhost_wq;
 atomic64_t svhost_next_id = ATOMIC64_INIT(0);

@@ -313,13 +313,13 @@ static void svhost_unlist_work(struct work_struct *work)
 	struct svhost_port *port = container_of(work, struct svhost_port,
 						unlist_work);
 
-	mutex_lock(&svhost_lock);
+	mutex_lock(&svhost_sysfs_lock);
 	if (port->listed) {
 		kobject_uevent(&port->kobj, KOBJ_REMOVE);
 		kobject_del(&port->kobj);
 		port->listed = false;
 	}
-	mutex_unlock(&svhost_lock);
+	mutex_unlock(&svhost_sysfs_lock);
 	kobject_put(&port->kobj);
 }
 
@@ -524,22 +524,30 @@ out_put:
 	return ERR_PTR(err);
 }
 
-/* Make the port visible by name; after this, creation cannot fail. */
+/*
+ * Make the port visible by name; after this, creation cannot fail.  The
+ * name is checked and the directory added under svhost_sysfs_lock, which
+ * the release of an owner holds until the old directory of that name is
+ * gone, so two directories of one name never meet.
+ */
 int svhost_port_publish(struct svhost_port *port)
 {
 	int err;
 
+	mutex_lock(&svhost_sysfs_lock);
 	mutex_lock(&svhost_lock);
-	if (svhost_find_locked(port->name))
-		err = -EEXIST;
-	else
+	err = svhost_find_locked(port->name) ? -EEXIST : 0;
+	mutex_unlock(&svhost_lock);
+	if (!err)
 		err = kobject_add(&port->kobj, NULL, "%s", port->name);
 	if (!err) {
-		list_add_tail(&port->node, &svhost_ports);
 		port->listed = true;
 		kobject_uevent(&port->kobj, KOBJ_ADD);
+		mutex_lock(&svhost_lock);
+		list_add_tail(&port->node, &svhost_ports);
+		mutex_unlock(&svhost_lock);
 	}
-	mutex_unlock(&svhost_lock);
+	mutex_unlock(&svhost_sysfs_lock);
 	return err;
 }
 
@@ -549,7 +557,7 @@ static int svhost_port_move_gone(struct svhost_port *port)
 	char name[SVHOST_NAME_LEN + 24];
 	int err;
 
-	lockdep_assert_held(&svhost_lock);
+	lockdep_assert_held(&svhost_sysfs_lock);
 	snprintf(name, sizeof(name), "%s@%llu", port->name, port->id);
 	err = kobject_rename(&port->kobj, name);
 	if (!err)
@@ -567,8 +575,10 @@ void svhost_owner_release(struct svhost_port *port)
 {
 	struct svhost_file *cf;
 
+	mutex_lock(&svhost_sysfs_lock);
 	mutex_lock(&svhost_lock);
 	list_del_init(&port->node);
+	mutex_unlock(&svhost_lock);
 	mutex_lock(&port->lock);
 	port->owner_alive = false;
 	cf = port->copier;
@@ -587,7 +597,7 @@ void svhost_owner_release(struct svhost_port *port)
 		kobject_del(&port->kobj);
 		port->listed = false;
 	}
-	mutex_unlock(&svhost_lock);
+	mutex_unlock(&svhost_sysfs_lock);
 	kobject_put(&port->kobj);
 }
 

@@ -41,12 +41,18 @@
  *  - svhost_file.lock serialises binding a file to a port (ioctls); it is
  *    held across copy_to_user() and mmu_notifier_register(), so it nests
  *    outside mmap_lock.
+ *  - svhost_sysfs_lock serialises adding, moving and removing the ports'
+ *    sysfs directories (kobject_del() waits for the port's sysfs handlers
+ *    under it).  Nothing that a sysfs handler takes, nor svhost_lock, is
+ *    held when it is taken.
  *  - svhost_grant_mgmt (grant.c) serialises adding and removing grants and
- *    their sysfs directories.  Grant directory handlers never take it.
- *  - svhost_lock protects the list of named ports, their sysfs directories
- *    and serialises the limit checks at creation.  Port sysfs handlers never
- *    take it, so kobject_del() of a port may run under it.  The totals are
- *    atomics, decremented without it.
+ *    their sysfs directories.  Grant directory handlers never take it; a
+ *    port's "revoke" handler does (it withdraws the grant).
+ *  - svhost_lock protects the list of named ports and serialises the limit
+ *    checks at creation.  A grant directory's handlers take it (to judge
+ *    the copier of the port of that name); it is never held across
+ *    kobject_add() or kobject_del().  The totals are atomics, decremented
+ *    without it.
  *  - mmap_lock of a process: held (read) by the fault handler and (write)
  *    by mmap(), which both take svhost_port.lock inside it.
  *  - svhost_port.lock protects the port's copier, orphan, header page and
@@ -91,7 +97,7 @@ enum svhost_role {
 struct svhost_port {
 	struct kobject kobj;		/* ports/<name>, then gone/<name>@<id> */
 	struct list_head node;		/* in svhost_ports while named */
-	bool listed;			/* kobj in sysfs; under svhost_lock */
+	bool listed;			/* kobj in sysfs; under svhost_sysfs_lock */
 	struct work_struct unlist_work;
 	char name[SVHOST_NAME_LEN];
 	u64 id;				/* unique since module load */
@@ -147,6 +153,7 @@ extern unsigned int max_pool_mib;
 extern unsigned int max_port_pool_mib;
 extern bool require_pkey;
 extern struct mutex svhost_lock;
+extern struct mutex svhost_sysfs_lock;
 extern struct list_head svhost_ports;
 extern struct workqueue_struct *svhost_wq;
 extern atomic64_t svhost_next_id;
