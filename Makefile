@@ -187,6 +187,11 @@ test:
 # in $(BUILD)/debug/results/; the last line is 'N passed, M failed'.
 DEBUG_DIR := $(BUILD)/debug
 DEBUG_TIMEOUT ?= 10800
+# KASAN and lockdep under TCG are slow: no ACPI interrupt routing (its AML
+# loops time out), the watchdogs' longest thresholds, and page poisoning
+# only (slub_debug adds little to KASAN)
+DEBUG_APPEND ?= acpi=noirq watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=300
+DEBUG_KDEBUG ?= page_poison=1
 
 test-debug:
 	@tools/deps.sh
@@ -204,7 +209,8 @@ test-debug:
 		selftests/*.c selftests/*.h selftests/*.py $$ksft/svhost/ && \
 	cp uapi/linux/svhost.h $$ksft/svhost/uapi/linux/ && \
 	$(MAKE) -C $$ksft TARGETS=svhost && \
-	{ tools/vmtest/run --kernel "$$kroot" --timeout $(DEBUG_TIMEOUT) \
+	{ VMTEST_KDEBUG=$(DEBUG_KDEBUG) tools/vmtest/run --kernel "$$kroot" \
+		--timeout $(DEBUG_TIMEOUT) --append "$(DEBUG_APPEND)" \
 		--module $(DEBUG_DIR)/kmod-src/kmod/svhost.ko --share $$ksft \
 		--env SVHOST_KO=$(DEBUG_DIR)/kmod-src/kmod/svhost.ko \
 		--env SVHOST_KSFT_DIR=$$ksft --env SVHOST_CTL=$(ROOT)/tools/svhostctl \
