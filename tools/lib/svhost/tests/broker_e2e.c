@@ -101,7 +101,7 @@ static void *pd_main(void *arg)
 	qc.ring_size = q->port.layout.ring_size;
 	qc.buf_size = q->port.layout.buf_size;
 	qc.buf_count = q->port.layout.buf_count;
-	qc.gm = &q->g.gm;
+	qc.gm = sg_gm(&q->g);
 	sg_vq_params(&q->g, false, &qc.txq);
 	sg_vq_params(&q->g, true, &qc.rxq);
 	qc.ring_kick_fd = efd_sw;
