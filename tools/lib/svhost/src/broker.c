@@ -315,6 +315,14 @@ fail:
 	return rc;
 }
 
+/* Play the kernel on a memfd header: reason, state, then generation + 1 (release). */
+static void local_header_state(struct svhost_shm_header *h, uint32_t state, uint32_t reason)
+{
+	svh_write_once(&h->reason, reason);
+	svh_write_once(&h->state, state);
+	svh_store_release(&h->generation, svh_read_once(&h->generation) + 1);
+}
+
 /* The header of a memfd port as sent by an (untrusted) owner. */
 static int memfd_header(int ctl_fd, int pool_fd, struct svhost_layout *l)
 {
@@ -374,10 +382,11 @@ int svh_port_attach_memfd(struct svh_port *c, int ctl_fd, int pool_fd)
 		rc = -EPROTO;
 		goto fail;
 	}
+	/* as the broker: reason, then state, then the generation (release) */
 	c->generation = svh_read_once(&h->generation) + 1;
 	svh_write_once(&h->reason, SVHOST_REASON_NONE);
-	svh_write_once(&h->generation, c->generation);
-	svh_store_release(&h->state, SVHOST_STATE_ATTACHED);
+	svh_write_once(&h->state, SVHOST_STATE_ATTACHED);
+	svh_store_release(&h->generation, c->generation);
 	return 0;
 fail:
 	svh_port_close(c);
@@ -395,49 +404,38 @@ int svh_port_attach_local(struct svh_port *c, const struct svh_port *o)
 
 void svh_port_local_set_state(struct svh_port *o, uint32_t state, uint32_t reason)
 {
-	struct svhost_shm_header *h = (struct svhost_shm_header *)o->hdr;
-
-	if (!o->local || !o->owner || !h)
+	if (!o->local || !o->owner || !o->hdr)
 		return;
-	svh_write_once(&h->reason, reason);
-	if (state == SVHOST_STATE_REVOKED)
-		svh_write_once(&h->generation, svh_read_once(&h->generation) + 1);
-	svh_store_release(&h->state, state);
+	local_header_state((struct svhost_shm_header *)o->hdr, state, reason);
 }
 
 enum svh_dev_state svh_port_status(const struct svh_port *p, uint32_t *reason)
 {
-	uint32_t state, gen;
+	uint32_t gen, state;
 
 	if (reason)
 		*reason = SVHOST_REASON_NONE;
 	if (!p->hdr || p->owner)
 		return SVH_DEV_DETACHED;
-	state = svh_load_acquire(&p->hdr->state);
-	gen = svh_read_once(&p->hdr->generation);
-	if (gen == p->generation) {
-		if (state == SVHOST_STATE_ATTACHED)
-			return SVH_DEV_ATTACHED;
-		if (state == SVHOST_STATE_OWNER_GONE)
-			return SVH_DEV_OWNER_GONE;
-	}
-	/* lost: when the generation is exactly one more, state and reason say why */
+	/* generation first (acquire), then state and reason of that generation */
+	gen = svh_load_acquire(&p->hdr->generation);
+	if (svh_likely(gen == p->generation))
+		return SVH_DEV_ATTACHED;
+	state = svh_read_once(&p->hdr->state);
+	if (state == SVHOST_STATE_OWNER_GONE)
+		return SVH_DEV_OWNER_GONE;
+	/* exactly one more: state and reason say why; else later changes hide it */
 	if (gen == p->generation + 1 && state == SVHOST_STATE_REVOKED && reason)
 		*reason = svh_read_once(&p->hdr->reason);
-	if (gen == p->generation + 1 && state == SVHOST_STATE_OWNER_GONE)
-		return SVH_DEV_OWNER_GONE;
 	return SVH_DEV_REVOKED;
 }
 
 void svh_port_close(struct svh_port *p)
 {
 	/* a local copier hands the port back, as the broker does on release */
-	if (p->local && !p->owner && p->hdr &&
-	    svh_port_status(p, NULL) == SVH_DEV_ATTACHED) {
-		struct svhost_shm_header *h = (struct svhost_shm_header *)p->hdr;
-
-		svh_store_release(&h->state, SVHOST_STATE_READY);
-	}
+	if (p->local && !p->owner && p->hdr && svh_port_status(p, NULL) == SVH_DEV_ATTACHED)
+		local_header_state((struct svhost_shm_header *)p->hdr, SVHOST_STATE_READY,
+				   SVHOST_REASON_NONE);
 	if (p->hdr)
 		munmap((void *)p->hdr, p->layout.header_size);
 	if (p->rings)

@@ -464,7 +464,9 @@ static void pd_lost(struct svh_dev *d, enum svh_dev_state st, uint32_t reason)
 		 "possible", d->name, d->cfg.port,
 		 st == SVH_DEV_OWNER_GONE ? "closed by its owner" : "revoked",
 		 reason == SVHOST_REASON_ADMIN ? " by the administrator" :
-		 reason == SVHOST_REASON_ACL ? " (grant withdrawn)" : "", "");
+		 reason == SVHOST_REASON_ACL ? " (grant withdrawn)" :
+		 reason == SVHOST_REASON_PKEY ? " (require_pkey set, no protection key)" : "",
+		 "");
 }
 
 static void pd_retry(struct svh_dev *d)

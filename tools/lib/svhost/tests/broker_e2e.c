@@ -28,7 +28,10 @@
  *               must see both, lose at most one batch each time, survive
  *               (no SIGBUS), and finish every packet after re-attaching.
  *
- *   broker_e2e [--memfd] [--revoke] [-n packets] [-t seconds]
+ *   broker_e2e [--memfd] [--revoke [--svhostctl PATH]] [-n packets] [-t seconds]
+ *
+ * With --svhostctl the administrator's steps are svhostctl commands
+ * (ungrant, grant, revoke); without, direct writes to the port's sysfs.
  *
  * Exit: 0 pass, 1 fail, 4 skip.
  */
@@ -505,6 +508,12 @@ static unsigned vsw_pass(struct vsw *s)
 	return work;
 }
 
+static const char *svhostctl;	/* --svhostctl PATH: the administrator's tool */
+
+/* The administrator: svhostctl ARGS... NAME (or, without it, the sysfs file). */
+static int admin(const char *cmd, const char *opt1, const char *opt2, const char *attr,
+		 const char *val);
+
 static int sysfs_write(const char *attr, const char *val)
 {
 	char path[128];
@@ -520,10 +529,32 @@ static int sysfs_write(const char *attr, const char *val)
 	return rc;
 }
 
+static int admin(const char *cmd, const char *opt1, const char *opt2, const char *attr,
+		 const char *val)
+{
+	pid_t p;
+	int st;
+
+	if (!svhostctl)
+		return sysfs_write(attr, val);
+	p = fork();
+	if (p == 0) {
+		if (opt1)
+			execl(svhostctl, svhostctl, cmd, opt1, opt2, port_name, (char *)NULL);
+		else
+			execl(svhostctl, svhostctl, cmd, port_name, (char *)NULL);
+		_exit(127);
+	}
+	if (p < 0 || waitpid(p, &st, 0) != p)
+		return -ECHILD;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "memfd", 0, 0, 'm' }, { "revoke", 0, 0, 'r' }, { 0, 0, 0, 0 }
+		{ "memfd", 0, 0, 'm' }, { "revoke", 0, 0, 'r' }, { "svhostctl", 1, 0, 's' },
+		{ 0, 0, 0, 0 }
 	};
 	struct svh_vsw_opts vo = { .sz = sizeof(vo), .queue_pairs = 1, .ring_size = 256,
 				   .buf_size = 2048 };
@@ -541,10 +572,11 @@ int main(int argc, char **argv)
 		case 't': timeout_s = atoi(optarg); break;
 		case 'm': memfd_mode = true; break;
 		case 'r': revoke_mode = true; break;
+		case 's': svhostctl = optarg; break;
 		case 'q': break;
 		default:
-			fprintf(stderr, "usage: broker_e2e [--memfd] [--revoke] [-n packets] "
-				"[-t seconds]\n");
+			fprintf(stderr, "usage: broker_e2e [--memfd] [--revoke [--svhostctl PATH]] "
+				"[-n packets] [-t seconds]\n");
 			return 2;
 		}
 	}
@@ -610,17 +642,16 @@ int main(int argc, char **argv)
 		if (revoke_mode) {
 			/* the administrator, at a third and two thirds of the stream */
 			if (phase == 0 && s.rx_pkts > npkts / 3) {
-				rc = sysfs_write("allowed_uids", "\n");
-				printf("# admin: grant withdrawn (allowed_uids cleared): %s\n",
-				       strerror(-rc));
+				rc = admin("ungrant", "--uid", "0", "allowed_uids", "\n");
+				printf("# admin: grant of uid 0 withdrawn: %s\n", strerror(-rc));
 				phase = 1;
 				t_phase = now();
 			} else if (phase == 1 && now() - t_phase > 1.0) {
-				rc = sysfs_write("allowed_uids", "0");
-				printf("# admin: root granted again: %s\n", strerror(-rc));
+				rc = admin("grant", "--uid", "0", "allowed_uids", "0");
+				printf("# admin: uid 0 granted again: %s\n", strerror(-rc));
 				phase = 2;
 			} else if (phase == 2 && s.rx_pkts > 2 * npkts / 3) {
-				rc = sysfs_write("revoke", "1");
+				rc = admin("revoke", NULL, NULL, "revoke", "1");
 				printf("# admin: revoke: %s\n", strerror(-rc));
 				phase = 3;
 			}

@@ -495,10 +495,10 @@ static void revoke_and_regrant(void)
 	h = hdr_map(&e);
 	CHECK(h != NULL);
 	CHECK_EQ(h->state, SVHOST_STATE_ATTACHED);
-	/* revoke: generation + 1, reason, then state (release), as the broker does */
+	/* revoke as the broker does: reason, state, then generation + 1 (release) */
 	h->reason = SVHOST_REASON_ADMIN;
-	__atomic_store_n(&h->generation, h->generation + 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&h->state, SVHOST_STATE_REVOKED, __ATOMIC_RELEASE);
+	h->state = SVHOST_STATE_REVOKED;
+	__atomic_store_n(&h->generation, h->generation + 1, __ATOMIC_RELEASE);
 	t0 = now();
 	CHECK(wait_state(e.d, SVH_DEV_REVOKED, 2000));
 	printf("#   revocation noticed after %.1f ms\n", (now() - t0) * 1e3);
@@ -514,7 +514,8 @@ static void revoke_and_regrant(void)
 	CHECK_EQ(svh_dev_state(e.d, NULL), SVH_DEV_REVOKED);
 	CHECK(dstat(e.d, "pd.attach_failures") >= 1);
 	/* a new grant: the PD attaches again by itself and nothing is lost */
-	__atomic_store_n(&h->state, SVHOST_STATE_READY, __ATOMIC_RELEASE);
+	h->state = SVHOST_STATE_READY;
+	__atomic_store_n(&h->generation, h->generation + 1, __ATOMIC_RELEASE);
 	CHECK(wait_state(e.d, SVH_DEV_ATTACHED, 5000));
 	CHECK_EQ(dstat(e.d, "pd.attaches"), 2);
 	pump(&e, 2000, 30);

@@ -90,6 +90,24 @@ void sv_fini(struct synth_vswitch *s)
 	s->asm_buf = NULL;
 }
 
+/* The free list: a stack, or with fifo a queue over the whole pool. */
+static uint64_t sv_pop(struct synth_vswitch *s)
+{
+	s->nfree--;
+	if (!s->fifo)
+		return s->free_bufs[s->nfree];
+	return s->free_bufs[s->fhead++ % s->buf_count];
+}
+
+static void sv_push(struct synth_vswitch *s, uint64_t off)
+{
+	if (!s->fifo)
+		s->free_bufs[s->nfree] = off;
+	else
+		s->free_bufs[(s->fhead + s->nfree) % s->buf_count] = off;
+	s->nfree++;
+}
+
 unsigned sv_post_empty(struct synth_vswitch *s, unsigned max)
 {
 	unsigned total = 0;
@@ -107,10 +125,9 @@ unsigned sv_post_empty(struct synth_vswitch *s, unsigned max)
 			break;
 		for (uint32_t i = 0; i < n; i++) {
 			memset(&s->scratch[i], 0, sizeof(s->scratch[i]));
-			s->scratch[i].offset = s->free_bufs[s->nfree - 1 - i];
+			s->scratch[i].offset = sv_pop(s);
 		}
 		n = svh_ring_prod_post(&s->tx, s->scratch, n);
-		s->nfree -= n;
 		total += n;
 		if (!n)
 			break;
@@ -151,7 +168,7 @@ unsigned sv_drain(struct synth_vswitch *s)
 		for (uint32_t i = 0; i < n; i++) {
 			const svh_desc_t *d = &s->scratch[i];
 
-			s->free_bufs[s->nfree++] = d->offset;
+			sv_push(s, d->offset);
 			if (!s->ok[i]) {
 				s->bad_desc++;
 				if (s->asm_active)
@@ -202,7 +219,7 @@ static unsigned sv_build(struct synth_vswitch *s, uint32_t len, unsigned at)
 			d->flags = SVHOST_DESC_F_OFFLOAD;
 		else if (j == 0)
 			d->flags = 0;
-		d->offset = s->free_bufs[--s->nfree];
+		d->offset = sv_pop(s);
 		d->len = piece;
 		d->reserved = 0;
 		if (j + 1 < k)
@@ -244,7 +261,7 @@ unsigned sv_reap_sent(struct synth_vswitch *s)
 
 	while ((n = svh_ring_prod_reap(&s->rx, s->scratch, s->ok, SVH_PD_SCRATCH))) {
 		for (uint32_t i = 0; i < n; i++)
-			s->free_bufs[s->nfree++] = s->scratch[i].offset;
+			sv_push(s, s->scratch[i].offset);
 		total += n;
 	}
 	return total;

@@ -31,8 +31,11 @@ struct synth_vswitch {
 	struct svh_ring rx;	/* TO_GUEST, producer */
 	uint8_t *pool;
 	uint32_t buf_size, buf_count;
-	uint64_t *free_bufs;	/* stack of offsets */
+	uint64_t *free_bufs;	/* stack of offsets (LIFO), or a queue with fifo */
 	uint32_t nfree;
+	uint32_t fhead;		/* fifo: index of the oldest free buffer */
+	bool fifo;		/* recycle first-in-first-out: cycle through the whole pool
+				 * (the worst case for TLB and caches; benchmarks) */
 	bool verify;
 	uint64_t rx_seq;	/* next expected from the guest */
 	uint64_t tx_seq;	/* next to send to the guest */
@@ -66,15 +69,18 @@ unsigned sv_reap_sent(struct synth_vswitch *s);
 
 /* ---- rig: one port + synthetic guest + synthetic vSwitch + one queue pair ------ */
 struct rig_cfg {
-	struct svh_port_params pp;	/* queue_pairs forced to 1 */
+	struct svh_port_params pp;	/* queue_pairs forced to 1; pp.hugetlb: 2 MiB pool */
 	struct sg_cfg g;
 	bool verify;
 	bool eventfds;		/* PD <-> vSwitch ring doorbells */
 	bool dirty_log;
+	bool vsw_lib;		/* the vSwitch is libsvhost's (svh_vsw, test memfd pool)
+				 * instead of the synthetic one; owner and sv unused */
 };
 
 struct rig {
 	struct rig_cfg cfg;
+	struct svh_vsw *vsw;	/* vsw_lib */
 	struct svh_port owner, copier;
 	struct synth_guest g;
 	struct synth_vswitch sv;
