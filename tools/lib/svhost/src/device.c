@@ -45,7 +45,7 @@
 
 #define NVR_MAX		(2 * SVH_PD_MAX_QP)
 #define RETRY_MIN_MS	100
-#define RETRY_MAX_MS	2000
+#define RETRY_MAX_MS	5000
 #define IDLE_WAIT_MS	1000
 
 /* Control-side view of one vring, under d->lock. */
@@ -667,9 +667,9 @@ SVH_API void svh_dev_run(struct svh_dev *d)
 	}
 	if (p->pkey > 0)
 		svh_pkey_set_thread(p->pkey, true);
-	pd_apply(d);	/* whatever was asked before the thread ran */
 	svh_info("device '%s': PD thread running (%s, burst %u, cpu %d, pkey %d)", d->name,
 		 svh_sched_name(d->pdcfg.mode), d->pdcfg.burst, d->pdcfg.cpu, p->pkey);
+	pd_apply(d);	/* whatever was asked before the thread ran */
 
 	while (!shutting_down(d)) {
 		unsigned moved;

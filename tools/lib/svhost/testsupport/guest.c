@@ -6,6 +6,9 @@
  * guest is the other party, not the library.  Correctness checks live in
  * the payload format so that every test verifies integrity and loss.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
