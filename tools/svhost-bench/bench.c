@@ -49,6 +49,8 @@ struct opts {
 				 * ring posted), VSW_FIFO (the same, cycling the pool) */
 	int huge;		/* pool in 2 MiB pages (hugetlb) instead of 4 KiB */
 	uint32_t pool_mib;	/* pool size */
+	int no_peer_copy;	/* lib vSwitch: release received packets without copying
+				 * them out (density: keep the peer core from limiting) */
 };
 
 enum { VSW_LIB, VSW_SYNTH, VSW_FIFO };
@@ -144,7 +146,7 @@ static unsigned peer_step_lib(struct run *r)
 
 		work += sg_tx_post_burst(&g->g, len, 64);
 		n = svh_vsw_recv(g->vsw, 0, rx, 64);
-		for (unsigned i = 0; i < n; i++) {
+		for (unsigned i = 0; i < n && !r->o->no_peer_copy; i++) {
 			struct iovec io = { dst, rx[i].len };
 
 			svh_vsw_recv_copy(g->vsw, 0, &rx[i], 0, &io, 1);	/* pool -> mbuf */
@@ -570,7 +572,7 @@ static void usage(void)
 		"usage: svhost-bench pd|memcpy|density|yieldcost [--dir to-guest|to-vswitch] [--size N]\n"
 		"       [--reps R] [--seconds S] [--pd-cpu C] [--peer-cpu C]\n"
 		"       [--mode poll|fifo-yield[-<N>us][-b<B>]|adaptive] [--k K] [--burst B] [--ring N] [--vq N] [--inline]\n"
-		"       [--vswitch lib|synth|fifo] [--pages 4k|2m] [--pool-mib N]\n"
+		"       [--vswitch lib|synth|fifo] [--pages 4k|2m] [--pool-mib N] [--no-peer-copy]\n"
 		"  --vswitch: lib = libsvhost's vSwitch role (default; LIFO buffers, bounded posting),\n"
 		"    synth = the ring-layer test vSwitch posting the whole ring, fifo = the same cycling\n"
 		"    its buffers through the whole pool (worst case for TLB and caches)\n"
@@ -588,6 +590,7 @@ int main(int argc, char **argv)
 		{ "mode", 1, 0, 'm' }, { "k", 1, 0, 'k' }, { "burst", 1, 0, 'b' },
 		{ "ring", 1, 0, 'R' }, { "inline", 0, 0, 'i' }, { "vq", 1, 0, 'V' },
 		{ "vswitch", 1, 0, 'W' }, { "pages", 1, 0, 'P' }, { "pool-mib", 1, 0, 'M' },
+		{ "no-peer-copy", 0, 0, 'C' },
 		{ 0, 0, 0, 0 }
 	};
 	struct opts o = { .size = 64, .reps = 5, .seconds = 1.0, .pd_cpu = 0, .peer_cpu = 1,
@@ -634,6 +637,7 @@ int main(int argc, char **argv)
 			o.huge = !strcmp(optarg, "2m");
 			break;
 		case 'M': o.pool_mib = (uint32_t)atoi(optarg); break;
+		case 'C': o.no_peer_copy = 1; break;
 		default: usage();
 		}
 	}
