@@ -56,37 +56,18 @@ int svh_broker_version(struct svhost_version *v)
 
 int svh_layout_check(const struct svhost_layout *l)
 {
-	uint64_t need_ring, rings_end, pool_bytes;
+	struct svhost_layout want;
 
-	if (l->header_offset != 0 || l->header_size < PAGE_SZ)
+	/* the geometry within the broker's limits, then the one layout rule */
+	if (l->queue_pairs == 0 || l->queue_pairs > SVHOST_MAX_QUEUE_PAIRS ||
+	    !pow2(l->ring_size) || l->ring_size < SVHOST_MIN_RING_SIZE ||
+	    l->ring_size > SVHOST_MAX_RING_SIZE || !pow2(l->buf_size) ||
+	    l->buf_size < SVHOST_MIN_BUF_SIZE || l->buf_size > SVHOST_MAX_BUF_SIZE ||
+	    l->buf_count == 0 || l->buf_count > SVHOST_MAX_BUF_COUNT)
 		return -EPROTO;
-	if (!pow2(l->ring_size) || l->ring_size < SVHOST_MIN_RING_SIZE ||
-	    l->ring_size > SVHOST_MAX_RING_SIZE)
-		return -EPROTO;
-	if (!pow2(l->buf_size) || l->buf_size < SVHOST_MIN_BUF_SIZE ||
-	    l->buf_size > SVHOST_MAX_BUF_SIZE)
-		return -EPROTO;
-	if (l->buf_count == 0 || l->buf_count > SVHOST_MAX_BUF_COUNT)
-		return -EPROTO;
-	if (l->queue_pairs == 0 || l->queue_pairs > SVHOST_MAX_QUEUE_PAIRS)
-		return -EPROTO;
-	need_ring = SVHOST_RING_HDR_SIZE + (uint64_t)l->ring_size * sizeof(struct svhost_desc);
-	if (l->ring_stride < need_ring || (l->ring_stride % SVHOST_CACHELINE))
-		return -EPROTO;
-	if ((uint64_t)l->ring_stride * 2 * l->queue_pairs > l->rings_size)
-		return -EPROTO;
-	pool_bytes = (uint64_t)l->buf_size * l->buf_count;
-	if (l->pool_size < pool_bytes)
-		return -EPROTO;
-	if ((l->rings_offset | l->rings_size | l->pool_offset | l->pool_size) & (PAGE_SZ - 1))
-		return -EPROTO;
-	if (l->rings_offset < l->header_offset + l->header_size)
-		return -EPROTO;
-	rings_end = l->rings_offset + l->rings_size;
-	if (rings_end < l->rings_offset || l->pool_offset < rings_end ||
-	    l->pool_offset + l->pool_size < l->pool_offset)
-		return -EPROTO;
-	return 0;
+	svhost_layout_compute(&want, l->queue_pairs, l->ring_size, l->buf_size, l->buf_count,
+			      PAGE_SZ);
+	return memcmp(&want, l, sizeof(want)) ? -EPROTO : 0;
 }
 
 void svh_port_init(struct svh_port *p)
@@ -327,7 +308,6 @@ static void local_header_state(struct svhost_shm_header *h, uint32_t state, uint
 static int memfd_header(int ctl_fd, int pool_fd, struct svhost_layout *l)
 {
 	struct svhost_shm_header h;
-	struct svhost_layout want;
 	struct stat st;
 	ssize_t n;
 
@@ -338,12 +318,7 @@ static int memfd_header(int ctl_fd, int pool_fd, struct svhost_layout *l)
 	    h.version != SVHOST_API_VERSION)
 		return -EPROTO;
 	*l = h.layout;
-	if (svh_layout_check(l) || l->header_size != PAGE_SZ)
-		return -EPROTO;
-	/* one rule for the layout: the uapi's, from the geometry alone */
-	svhost_layout_compute(&want, l->queue_pairs, l->ring_size, l->buf_size, l->buf_count,
-			      PAGE_SZ);
-	if (memcmp(&want, l, sizeof(want)))
+	if (svh_layout_check(l))
 		return -EPROTO;
 	if (fstat(ctl_fd, &st) || (uint64_t)st.st_size < l->rings_offset + l->rings_size)
 		return -EPROTO;

@@ -109,8 +109,10 @@ void svh_port_close(struct svh_port *p);
 struct svhost_ring *svh_port_ring(const struct svh_port *p, uint32_t qp, unsigned dir);
 
 /*
- * Check a layout returned by the broker (or computed locally): sizes,
- * powers of two, ring stride large enough, regions disjoint and page aligned.
+ * Check a layout returned by the broker (or read from a memfd port): the
+ * geometry within the broker's limits, and every field exactly what
+ * svhost_layout_compute() (uapi/linux/svhost.h, the kernel's rule too)
+ * gives for that geometry with 4 KiB pages.  0 or -EPROTO.
  */
 int svh_layout_check(const struct svhost_layout *l);
 

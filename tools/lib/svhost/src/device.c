@@ -746,7 +746,8 @@ SVH_API void svh_dev_shutdown(struct svh_dev *d)
  */
 static void request_locked(struct svh_dev *d)
 {
-	uint64_t seq = ++d->req;
+	/* atomic: the PD reads it without the lock, once per batch */
+	uint64_t seq = __atomic_add_fetch(&d->req, 1, __ATOMIC_RELAXED);
 
 	if (!d->running)
 		return;

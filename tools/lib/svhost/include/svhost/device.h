@@ -11,16 +11,22 @@
  * Threads.  The PD thread is created by the caller (QEMU's qemu_thread_create)
  * and runs svh_dev_run().  It allocates the protection key, attaches to the
  * broker port and opens PKRU for itself only; no other thread ever gets
- * rights on the pool.  Every other function is called from control threads
- * (QEMU's main loop, under the BQL) and takes effect in the PD thread at a
- * batch boundary; the calls that say so wait for the PD thread to have
- * applied them.  The data path takes no lock.  With no PD thread running
- * (before svh_dev_run or after it returned) changes apply at once.
+ * rights on the pool, and it creates no thread (one would inherit its
+ * PKRU).  Every other function is called from control threads (QEMU's main
+ * loop, under the BQL; calls are serialised internally) and takes effect
+ * in the PD thread at a batch boundary: while a PD thread runs, each call
+ * returns once the PD thread has applied it (so QEMU may unmap an old
+ * memory view or free an old dirty log as soon as the call returns).  The
+ * data path takes no lock.  With no PD thread running (before the first
+ * svh_dev_run, or after it returned) calls only record what they are
+ * given, and svh_dev_run applies it when it starts; svh_dev_set_port,
+ * whose result needs the PD thread, waits for the first svh_dev_run.
  *
  * Addresses.  Memory regions are { guest physical address, size, QEMU
  * virtual address }; vring addresses are QEMU virtual addresses (struct
  * vhost_vring_addr as QEMU's vhost code computes them) and are turned into
- * guest physical addresses at once, so they survive memory table swaps.
+ * guest physical addresses at once with the current memory table (so set
+ * the table first: -EFAULT otherwise), so they survive memory table swaps.
  *
  * All functions return 0 or a negative errno.
  */
