@@ -532,19 +532,34 @@ static int sysfs_write(const char *attr, const char *val)
 static int admin(const char *cmd, const char *opt1, const char *opt2, const char *attr,
 		 const char *val)
 {
+	char buf[1024];
+	ssize_t n;
 	pid_t p;
-	int st;
+	int st, pfd[2];
 
 	if (!svhostctl)
 		return sysfs_write(attr, val);
+	if (pipe(pfd))
+		return -errno;
+	fflush(stdout);
 	p = fork();
 	if (p == 0) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
 		if (opt1)
 			execl(svhostctl, svhostctl, cmd, opt1, opt2, port_name, (char *)NULL);
 		else
 			execl(svhostctl, svhostctl, cmd, port_name, (char *)NULL);
 		_exit(127);
 	}
+	close(pfd[1]);
+	/* its output as KTAP diagnostics */
+	while ((n = read(pfd[0], buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = 0;
+		for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n"))
+			printf("# %s\n", l);
+	}
+	close(pfd[0]);
 	if (p < 0 || waitpid(p, &st, 0) != p)
 		return -ECHILD;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
