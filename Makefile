@@ -14,6 +14,7 @@ BUILD    := $(or $(SVHOST_BUILD_DIR),$(ROOT)/build)
 ABI       = $(shell cat $(BUILD)/abi 2>/dev/null)
 KDIR     ?= /usr/src/linux-headers-$(ABI)
 KSFT_INC := $(BUILD)/linux-src/tools/testing/selftests
+KSFT_TREE := $(BUILD)/ksft
 CHECKPATCH := $(BUILD)/linux-src/scripts/checkpatch.pl
 VMTEST   := $(ROOT)/tools/vmtest/run
 
@@ -41,7 +42,7 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
 	    $(wildcard uapi/linux/*.h)
 
 .PHONY: help deps all build kmod selftests tools check checkpatch sparse \
-	test demo bench clean distclean
+	test demo bench clean distclean dkms-install dkms-uninstall dkms-check
 
 help:
 	@echo "secure-vhost make targets:"
@@ -52,6 +53,9 @@ help:
 	@echo "              test suites; last line: 'N passed, M failed'"
 	@echo "  demo        deps + build + tools/demo/run-demo.sh in the test VM"
 	@echo "  bench       deps + build + tools/svhost-bench/run (BENCH_ARGS='...')"
+	@echo "  dkms-install  build and install svhost.ko with DKMS for DKMS_KERNEL"
+	@echo "              (default: the running kernel); dkms-uninstall removes it"
+	@echo "  dkms-check  build through DKMS into build/dkms for the test kernel"
 	@echo "  clean       remove build products (keeps the cached kernel)"
 	@echo "  distclean   clean + remove build/ entirely"
 	@echo "Variables: KDIR=$(KDIR)"
@@ -75,9 +79,20 @@ else
 	@echo "make: kmod/ has no Kbuild yet: skipping the module"
 endif
 
+# The selftests as they would sit in a kernel tree (tools/testing/selftests/
+# svhost/ beside lib.mk and kselftest/), so that the kernel's own runner runs
+# them: make -C $(KSFT_TREE)/svhost run_tests.
 selftests: $(BUILD)/abi
 ifneq ($(HAVE_SELFTESTS),)
-	$(MAKE) -C selftests KSFT_INC=$(KSFT_INC)
+	@test -f $(KSFT_INC)/lib.mk || { echo "make: $(KSFT_INC)/lib.mk missing: run 'make deps'" >&2; exit 1; }
+	@mkdir -p $(KSFT_TREE)/svhost/uapi/linux
+	@cp -p $(KSFT_INC)/lib.mk $(KSFT_INC)/kselftest.h \
+		$(KSFT_INC)/kselftest_harness.h $(KSFT_TREE)/
+	@cp -pr $(KSFT_INC)/kselftest $(KSFT_TREE)/
+	@cp -p selftests/Makefile selftests/config selftests/settings \
+		selftests/*.c selftests/*.h $(KSFT_TREE)/svhost/
+	@cp -p uapi/linux/svhost.h $(KSFT_TREE)/svhost/uapi/linux/
+	$(MAKE) -C $(KSFT_TREE)/svhost OUTPUT=$(KSFT_TREE)/svhost
 else
 	@echo "make: selftests/Makefile missing: skipping the selftests"
 endif
@@ -111,6 +126,50 @@ else
 	@echo "make: kmod/ has no Kbuild yet: nothing for sparse"
 endif
 
+# --- DKMS ---------------------------------------------------------------------
+# dkms.conf at the top; the DKMS source tree holds only what builds the module.
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+DKMS_KERNEL ?= $(shell uname -r)
+DKMS_SRC := /usr/src/svhost-$(DKMS_VERSION)
+DKMS_FILES = dkms.conf kmod/Kbuild kmod/Makefile uapi/linux/svhost.h \
+	     $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h)
+DKMS_LOCAL = --sourcetree $(BUILD)/dkms/src --dkmstree $(BUILD)/dkms/tree
+
+# dkms_stage DIR: a clean copy of the module's sources in DIR
+define dkms_stage
+	rm -rf $(1) && mkdir -p $(1)
+	tar -c $(DKMS_FILES) | tar -x -C $(1)
+endef
+
+dkms-install:
+	@command -v dkms >/dev/null || { echo "make: dkms is not installed (apt-get install dkms)" >&2; exit 1; }
+	@test -d /lib/modules/$(DKMS_KERNEL)/build || { echo "make: no headers for $(DKMS_KERNEL): apt-get install linux-headers-$(DKMS_KERNEL), or set DKMS_KERNEL" >&2; exit 1; }
+	-dkms remove -m svhost -v $(DKMS_VERSION) --all >/dev/null 2>&1
+	$(call dkms_stage,$(DKMS_SRC))
+	dkms add -m svhost -v $(DKMS_VERSION)
+	dkms build -m svhost -v $(DKMS_VERSION) -k $(DKMS_KERNEL)
+	dkms install -m svhost -v $(DKMS_VERSION) -k $(DKMS_KERNEL)
+	@echo "svhost $(DKMS_VERSION) installed for $(DKMS_KERNEL): modprobe svhost"
+
+dkms-uninstall:
+	-dkms remove -m svhost -v $(DKMS_VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+# The DKMS build for the test kernel, in build/dkms (of the system, only
+# DKMS's own signing key in /var/lib/dkms is made, once); the module must
+# carry the test kernel's vermagic.
+dkms-check: $(BUILD)/abi
+	@command -v dkms >/dev/null || { echo "make: dkms is not installed: run 'make deps'" >&2; exit 1; }
+	$(call dkms_stage,$(BUILD)/dkms/src/svhost-$(DKMS_VERSION))
+	rm -rf $(BUILD)/dkms/tree && mkdir -p $(BUILD)/dkms/tree
+	dkms add -m svhost -v $(DKMS_VERSION) $(DKMS_LOCAL)
+	dkms build -m svhost -v $(DKMS_VERSION) -k $(ABI) $(DKMS_LOCAL) \
+		--kernelsourcedir $(KDIR)
+	@ko=$$(find $(BUILD)/dkms/tree/svhost/$(DKMS_VERSION)/$(ABI) -name 'svhost.ko*' | head -n1); \
+	test -n "$$ko" || { echo "dkms-check: no svhost.ko built" >&2; exit 1; }; \
+	modinfo -F vermagic "$$ko" | grep -q "^$(ABI) " || { echo "dkms-check: $$ko is not for $(ABI)" >&2; exit 1; }; \
+	echo "dkms-check: $$ko built for $(ABI)"
+
 # The full suite; the driver prints the summary as its last line.
 test:
 	@VMTEST_FLAGS="$(VMTEST_FLAGS)" VMTEST_TIMEOUT="$(VMTEST_TIMEOUT)" tools/vmtest/suite
@@ -131,7 +190,7 @@ bench:
 
 clean:
 	cd kmod && rm -rf *.o *.ko *.mod *.mod.c .*.cmd .*.d Module.symvers modules.order .tmp_versions
-	@if [ -n "$(HAVE_SELFTESTS)" ]; then $(MAKE) -C selftests clean; fi
+	rm -rf $(KSFT_TREE)
 	@for d in $(TOOL_DIRS); do $(MAKE) -C $$d clean || true; done
 	rm -rf $(BUILD)/vmtest-out $(BUILD)/vmtest $(BUILD)/test-results \
 		$(BUILD)/test-output.txt $(BUILD)/sparse.log $(BUILD)/check

@@ -8,7 +8,9 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cgroup.h>
 #include <linux/fs.h>
+#include <linux/kernfs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mount.h>
@@ -16,6 +18,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "svhost.h"
 
@@ -42,6 +45,8 @@ MODULE_PARM_DESC(require_pkey,
 /* Protects svhost_ports, the named ports, and serialises creation limits. */
 DEFINE_MUTEX(svhost_lock);
 LIST_HEAD(svhost_ports);
+struct workqueue_struct *svhost_wq;
+atomic64_t svhost_next_id = ATOMIC64_INIT(0);
 atomic64_t svhost_nr_ports = ATOMIC64_INIT(0);
 atomic64_t svhost_mem_bytes = ATOMIC64_INIT(0);
 
@@ -166,20 +171,50 @@ unlock:
 }
 
 /*
- * May the current thread become the copier of @port with @pkey?  Checked
- * when the attach reserves the port and again when it binds, so that a
- * grant change, a revocation or require_pkey set in between is obeyed.
+ * The calling thread's cgroup v2 path from the root of the hierarchy (not
+ * of its cgroup namespace, which the thread could choose): what grants
+ * name.
  */
-static int svhost_may_attach_locked(struct svhost_port *port, int pkey)
+static char *svhost_current_cgroup(void)
+{
+	char *buf, *path;
+	int len;
+
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+#ifdef CONFIG_CGROUPS
+	rcu_read_lock();
+	len = kernfs_path(task_dfl_cgroup(current)->kn, buf, PATH_MAX);
+	rcu_read_unlock();
+#else
+	len = strscpy(buf, "/", PATH_MAX);
+#endif
+	if (len < 0 || len >= PATH_MAX)
+		path = ERR_PTR(len < 0 ? len : -ENAMETOOLONG);
+	else
+		path = kstrdup(buf, GFP_KERNEL_ACCOUNT) ?: ERR_PTR(-ENOMEM);
+	kfree(buf);
+	return path;
+}
+
+/*
+ * May the current thread, in cgroup @cgroup, become the copier of @port
+ * with @pkey?  Checked when the attach reserves the port and again when it
+ * attaches, so that a grant change, a revocation (which withdraws the
+ * grant) or require_pkey set in between is obeyed.
+ */
+static int svhost_may_attach_locked(struct svhost_port *port, int pkey,
+				    const char *cgroup)
 {
 	lockdep_assert_held(&port->lock);
 	if (!port->owner_alive)
 		return svhost_invalid_req(-ENOENT, "attach: port %s is closing",
 					  port->name);
-	if (!svhost_acl_admits(port, current_cred())) {
+	if (!svhost_grant_admits(port->name, current_cred(), cgroup)) {
 		port->denials++;
-		return svhost_deny(-EPERM, "port %s: attach not granted",
-				   port->name);
+		return svhost_deny(-EPERM, "port %s: attach not granted (cgroup %s)",
+				   port->name, cgroup);
 	}
 	if (pkey == -1 && READ_ONCE(require_pkey))
 		return svhost_invalid_req(-EINVAL,
@@ -189,41 +224,49 @@ static int svhost_may_attach_locked(struct svhost_port *port, int pkey)
 
 /* Reserve @port for @sf; returns the generation the attach will get. */
 static int svhost_reserve_locked(struct svhost_file *sf,
-				 struct svhost_port *port, int pkey, u32 *gen)
+				 struct svhost_port *port, int pkey,
+				 const char *cgroup, u32 *gen)
 {
 	int err;
 
 	lockdep_assert_held(&port->lock);
-	err = svhost_may_attach_locked(port, pkey);
+	err = svhost_may_attach_locked(port, pkey, cgroup);
 	if (err)
 		return err;
 	if (port->copier || port->attaching)
 		return svhost_invalid_req(-EBUSY, "port %s: already has a copier",
 					  port->name);
 	port->attaching = sf;
-	port->attach_revoked = false;
 	*gen = port->hdr->generation + 1;
 	return 0;
 }
 
-/* Turn the reservation into the attachment, or drop it. */
+/*
+ * Turn the reservation into the attachment, or drop it.  A copier of
+ * another process than the last one finds the pool cleared.
+ */
 static int svhost_attach_locked(struct svhost_file *sf,
-				struct svhost_port *port, int pkey)
+				struct svhost_port *port, int pkey,
+				char *cgroup)
 {
 	int err;
 
 	lockdep_assert_held(&port->lock);
 	port->attaching = NULL;
-	if (port->attach_revoked) {
-		port->denials++;
-		return svhost_deny(-EPERM, "port %s: revoked while attaching",
-				   port->name);
-	}
-	err = svhost_may_attach_locked(port, pkey);
+	err = svhost_may_attach_locked(port, pkey, cgroup);
 	if (err)
 		return err;
 
+	if (port->last_mm != current->mm) {
+		if (port->last_mm) {
+			svhost_clear_pool_locked(port);
+			mmdrop(port->last_mm);
+		}
+		port->last_mm = current->mm;
+		mmgrab(port->last_mm);
+	}
 	sf->cred = get_current_cred();
+	sf->cgroup = cgroup;
 	sf->pid = task_tgid_nr(current);
 	sf->tid = task_pid_nr(current);
 	sf->pkey = pkey;
@@ -249,6 +292,7 @@ static long svhost_ioctl_attach(struct svhost_file *sf, struct file *file,
 	struct svhost_copier_attach req;
 	struct svhost_port *port;
 	struct page *scratch;
+	char *cgroup;
 	u32 gen = 0;
 	int err;
 
@@ -264,9 +308,14 @@ static long svhost_ioctl_attach(struct svhost_file *sf, struct file *file,
 	err = svhost_check_pkey(req.pkey);
 	if (err)
 		return err;
+	cgroup = svhost_current_cgroup();
+	if (IS_ERR(cgroup))
+		return PTR_ERR(cgroup);
 	scratch = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-	if (!scratch)
+	if (!scratch) {
+		kfree(cgroup);
 		return -ENOMEM;
+	}
 
 	mutex_lock(&sf->lock);
 	if (sf->port) {
@@ -279,7 +328,7 @@ static long svhost_ioctl_attach(struct svhost_file *sf, struct file *file,
 		goto unlock;
 	}
 	mutex_lock(&port->lock);
-	err = svhost_reserve_locked(sf, port, req.pkey, &gen);
+	err = svhost_reserve_locked(sf, port, req.pkey, cgroup, &gen);
 	mutex_unlock(&port->lock);
 	if (err)
 		goto put;
@@ -303,13 +352,14 @@ static long svhost_ioctl_attach(struct svhost_file *sf, struct file *file,
 	if (err)
 		port->attaching = NULL;
 	else
-		err = svhost_attach_locked(sf, port, req.pkey);
+		err = svhost_attach_locked(sf, port, req.pkey, cgroup);
 	mutex_unlock(&port->lock);
 	if (err) {
 		/* nothing was attached: the release finds nothing to do */
 		mmu_notifier_unregister(&sf->mn, current->mm);
 		goto put;
 	}
+	cgroup = NULL;		/* sf->cgroup now */
 	WARN_ON_ONCE(sf->generation != gen);
 	sf->scratch = scratch;
 	scratch = NULL;
@@ -324,6 +374,7 @@ unlock:
 	mutex_unlock(&sf->lock);
 	if (scratch)
 		__free_page(scratch);
+	kfree(cgroup);
 	return err;
 }
 
@@ -456,9 +507,14 @@ static int __init svhost_init(void)
 {
 	int err;
 
+	svhost_wq = alloc_workqueue("svhost", 0, 0);
+	if (!svhost_wq)
+		return -ENOMEM;
 	svhost_mnt = kern_mount(&svhost_fs_type);
-	if (IS_ERR(svhost_mnt))
-		return PTR_ERR(svhost_mnt);
+	if (IS_ERR(svhost_mnt)) {
+		err = PTR_ERR(svhost_mnt);
+		goto err_wq;
+	}
 	err = svhost_sysfs_init();
 	if (err)
 		goto err_unmount;
@@ -475,12 +531,16 @@ err_sysfs:
 	svhost_sysfs_exit();
 err_unmount:
 	kern_unmount(svhost_mnt);
+err_wq:
+	destroy_workqueue(svhost_wq);
 	return err;
 }
 
 static void __exit svhost_exit(void)
 {
 	misc_deregister(&svhost_misc);
+	/* unlisting gone ports holds their last references */
+	destroy_workqueue(svhost_wq);
 	svhost_sysfs_exit();
 	kern_unmount(svhost_mnt);
 }

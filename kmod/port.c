@@ -109,6 +109,8 @@ void svhost_port_destroy(struct svhost_port *port)
 	svhost_port_free_mem(port);
 	if (port->hdr_page)
 		__free_page(port->hdr_page);
+	if (port->last_mm)
+		mmdrop(port->last_mm);
 	mutex_destroy(&port->lock);
 	kfree(port);
 }
@@ -177,7 +179,7 @@ static bool svhost_port_pfn(struct svhost_port *port, pgoff_t pgoff,
 	return false;
 }
 
-/* --- Names and ACLs ------------------------------------------------------- */
+/* --- Names and grants ------------------------------------------------------- */
 
 /* Validate a user-supplied name already copied into a private buffer. */
 bool svhost_name_valid(const char *name)
@@ -210,31 +212,10 @@ struct svhost_port *svhost_find_locked(const char *name)
 	return NULL;
 }
 
-static bool svhost_cred_in_group(const struct cred *cred, kgid_t gid)
+/* Is @cf admitted by the grant for @port's name, as it was at attach? */
+bool svhost_copier_admitted(struct svhost_port *port, struct svhost_file *cf)
 {
-	const struct group_info *gi = cred->group_info;
-	int i;
-
-	if (gid_eq(cred->egid, gid))
-		return true;
-	for (i = 0; gi && i < gi->ngroups; i++)
-		if (gid_eq(gi->gid[i], gid))
-			return true;
-	return false;
-}
-
-bool svhost_acl_admits(struct svhost_port *port, const struct cred *cred)
-{
-	unsigned int i;
-
-	lockdep_assert_held(&port->lock);
-	for (i = 0; i < port->nr_uids; i++)
-		if (uid_eq(cred->euid, port->uids[i]))
-			return true;
-	for (i = 0; i < port->nr_gids; i++)
-		if (svhost_cred_in_group(cred, port->gids[i]))
-			return true;
-	return false;
+	return svhost_grant_admits(port->name, cf->cred, cf->cgroup);
 }
 
 struct svhost_port *svhost_get_port(const char *name)
@@ -326,6 +307,119 @@ void svhost_revoke_locked(struct svhost_port *port, u32 reason)
 		cf->pid, svhost_reason_name(reason));
 }
 
+/* Take the port's directory out of sysfs, from process context. */
+static void svhost_unlist_work(struct work_struct *work)
+{
+	struct svhost_port *port = container_of(work, struct svhost_port,
+						unlist_work);
+
+	mutex_lock(&svhost_lock);
+	if (port->listed) {
+		kobject_uevent(&port->kobj, KOBJ_REMOVE);
+		kobject_del(&port->kobj);
+		port->listed = false;
+	}
+	mutex_unlock(&svhost_lock);
+	kobject_put(&port->kobj);
+}
+
+/*
+ * The orphan is gone (revoked, its process exited, its file released):
+ * unlist gone/<name>@<id>.  Deferred, because the revocation runs in a
+ * handler of that very directory.
+ */
+static void svhost_orphan_end_locked(struct svhost_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	port->orphan = NULL;
+	kobject_get(&port->kobj);
+	if (!queue_work(svhost_wq, &port->unlist_work))
+		kobject_put(&port->kobj);
+}
+
+/*
+ * sysfs "revoke".  A live port's copier is revoked for good: the grant for
+ * the name is emptied first, so that neither it nor an attach in progress
+ * gets back without a new grant.  A gone port's orphan is told through its
+ * header and unlisted.
+ */
+int svhost_port_revoke(struct svhost_port *port)
+{
+	struct svhost_file *cf;
+	bool busy;
+	int err;
+
+	mutex_lock(&port->lock);
+	if (!port->owner_alive) {
+		cf = port->orphan;
+		if (cf) {
+			svhost_orphan_end_locked(port);
+			port->revocations++;
+			atomic64_inc(&svhost_revocations);
+			svhost_set_state(port, SVHOST_STATE_REVOKED,
+					 SVHOST_REASON_ADMIN);
+			pr_info("port %s@%llu: orphaned copier %s[%d] revoked\n",
+				port->name, port->id, cf->comm, cf->pid);
+		}
+		mutex_unlock(&port->lock);
+		return cf ? 0 : -ENOENT;
+	}
+	busy = port->copier || port->attaching;
+	mutex_unlock(&port->lock);
+	if (!busy)
+		return -ENOENT;
+
+	err = svhost_grant_withdraw(port->name);
+	if (err)
+		return err;
+	mutex_lock(&port->lock);
+	if (port->copier) {
+		svhost_revoke_locked(port, SVHOST_REASON_ADMIN);
+	} else if (port->attaching) {
+		/* the attach in progress finds no grant and fails */
+		port->revocations++;
+		atomic64_inc(&svhost_revocations);
+		pr_info("port %s: attach in progress revoked\n", port->name);
+	}
+	mutex_unlock(&port->lock);
+	pr_info("grant %s withdrawn by the revocation\n", port->name);
+	return 0;
+}
+
+/* The grant for @name changed: revoke a copier it no longer admits. */
+void svhost_port_regrant(const char *name)
+{
+	struct svhost_port *port;
+
+	mutex_lock(&svhost_lock);
+	port = svhost_find_locked(name);
+	if (port) {
+		mutex_lock(&port->lock);
+		if (port->copier && !svhost_copier_admitted(port, port->copier))
+			svhost_revoke_locked(port, SVHOST_REASON_ACL);
+		mutex_unlock(&port->lock);
+	}
+	mutex_unlock(&svhost_lock);
+}
+
+/*
+ * A copier of another process than the last one attaches: nothing the
+ * last one (or the vSwitch for it) left in the pool may reach it.  The
+ * rings are left alone: they hold the vSwitch's indexes, and lengths and
+ * offload fields of past descriptors, no payload.
+ */
+void svhost_clear_pool_locked(struct svhost_port *port)
+{
+	unsigned long i;
+
+	lockdep_assert_held(&port->lock);
+	for (i = 0; i < port->nr_chunks; i++) {
+		memset(page_address(port->chunks[i]), 0,
+		       PAGE_SIZE << SVHOST_CHUNK_ORDER);
+		cond_resched();
+	}
+}
+
 /* --- Port creation and teardown ------------------------------------------ */
 
 int svhost_check_create(const struct svhost_port_create *req)
@@ -393,16 +487,17 @@ struct svhost_port *svhost_port_new(const struct svhost_port_create *req)
 	if (!port)
 		return ERR_PTR(-ENOMEM);
 	kobject_init(&port->kobj, &svhost_port_ktype);
+	port->kobj.kset = svhost_ports_kset;
 	mutex_init(&port->lock);
 	INIT_LIST_HEAD(&port->node);
+	INIT_WORK(&port->unlist_work, svhost_unlist_work);
+	port->id = atomic64_inc_return(&svhost_next_id);
 	strscpy(port->name, req->name, sizeof(port->name));
 	svhost_layout_compute(&port->layout, req->queue_pairs, req->ring_size,
 			      req->buf_size, req->buf_count, PAGE_SIZE);
 	port->mem_bytes = port->layout.pool_offset + port->layout.pool_size;
 	port->owner_pid = task_tgid_nr(current);
 	get_task_comm(port->owner_comm, current);
-	port->uids[0] = GLOBAL_ROOT_UID;
-	port->nr_uids = 1;
 	port->owner_alive = true;
 
 	mutex_lock(&svhost_lock);
@@ -438,37 +533,61 @@ int svhost_port_publish(struct svhost_port *port)
 	if (svhost_find_locked(port->name))
 		err = -EEXIST;
 	else
-		err = kobject_add(&port->kobj, svhost_ports_kobj, "%s",
-				  port->name);
-	if (!err)
+		err = kobject_add(&port->kobj, NULL, "%s", port->name);
+	if (!err) {
 		list_add_tail(&port->node, &svhost_ports);
-	mutex_unlock(&svhost_lock);
-	if (!err)
+		port->listed = true;
 		kobject_uevent(&port->kobj, KOBJ_ADD);
+	}
+	mutex_unlock(&svhost_lock);
+	return err;
+}
+
+/* Move ports/<name> to gone/<name>@<id>, which no port name can take. */
+static int svhost_port_move_gone(struct svhost_port *port)
+{
+	char name[SVHOST_NAME_LEN + 24];
+	int err;
+
+	lockdep_assert_held(&svhost_lock);
+	snprintf(name, sizeof(name), "%s@%llu", port->name, port->id);
+	err = kobject_rename(&port->kobj, name);
+	if (!err)
+		err = kobject_move(&port->kobj, svhost_gone_kobj);
 	return err;
 }
 
 /*
  * The owner's file is going away: free the name, then the memory.  An
- * attached copier loses the port first and sees OWNER_GONE.
+ * attached copier loses the port and sees OWNER_GONE; the port stays
+ * listed under gone/ while that orphan lives, so that the administrator
+ * sees and can revoke it.
  */
 void svhost_owner_release(struct svhost_port *port)
 {
+	struct svhost_file *cf;
+
 	mutex_lock(&svhost_lock);
 	list_del_init(&port->node);
-	kobject_del(&port->kobj);
-	mutex_unlock(&svhost_lock);
-
 	mutex_lock(&port->lock);
 	port->owner_alive = false;
-	if (port->copier) {
-		pr_info("port %s: owner gone, copier %s[%d] detached\n",
-			port->name, port->copier->comm, port->copier->pid);
+	cf = port->copier;
+	if (cf) {
+		pr_info("port %s: owner gone, copier %s[%d] listed as %s@%llu\n",
+			port->name, cf->comm, cf->pid, port->name, port->id);
 		svhost_detach_locked(port, true);
+		port->orphan = cf;
 	}
 	svhost_set_state(port, SVHOST_STATE_OWNER_GONE, SVHOST_REASON_NONE);
 	svhost_port_free_mem(port);
 	mutex_unlock(&port->lock);
+	/* no port->lock here: the port's sysfs handlers take it */
+	if (!cf || svhost_port_move_gone(port)) {
+		kobject_uevent(&port->kobj, KOBJ_REMOVE);
+		kobject_del(&port->kobj);
+		port->listed = false;
+	}
+	mutex_unlock(&svhost_lock);
 	kobject_put(&port->kobj);
 }
 
@@ -487,9 +606,9 @@ static void svhost_copier_mm_release(struct mmu_notifier *mn,
 	mutex_lock(&port->lock);
 	if (port->copier == sf) {
 		svhost_detach_locked(port, false);
-		if (port->owner_alive)
-			svhost_set_state(port, SVHOST_STATE_READY,
-					 SVHOST_REASON_NONE);
+		svhost_set_state(port, SVHOST_STATE_READY, SVHOST_REASON_NONE);
+	} else if (port->orphan == sf) {
+		svhost_orphan_end_locked(port);
 	}
 	mutex_unlock(&port->lock);
 }
@@ -505,6 +624,7 @@ void svhost_copier_release(struct svhost_file *sf)
 	/* runs svhost_copier_mm_release() unless the exit already did */
 	mmu_notifier_unregister(&sf->mn, sf->mm);
 	put_cred(sf->cred);
+	kfree(sf->cgroup);
 	kobject_put(&port->kobj);
 }
 
@@ -623,15 +743,15 @@ int svhost_mmap(struct file *file, struct vm_area_struct *vma)
 			return err;
 	}
 	if (!header && sf->role == SVHOST_ROLE_COPIER) {
-		vma->vm_flags &= ~svhost_vm_pkey_mask();
-		vma->vm_flags |= svhost_pkey_vm_flags(sf->pkey);
+		svhost_vm_flags_clear(vma, svhost_vm_pkey_mask());
+		svhost_vm_flags_set(vma, svhost_pkey_vm_flags(sf->pkey));
 	}
 
-	vma->vm_flags |= VM_PFNMAP | VM_IO | VM_DONTCOPY | VM_DONTEXPAND |
-			 VM_DONTDUMP;
-	vma->vm_flags &= ~VM_MAYEXEC;
+	svhost_vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTCOPY |
+			    VM_DONTEXPAND | VM_DONTDUMP);
+	svhost_vm_flags_clear(vma, VM_MAYEXEC);
 	if (header)
-		vma->vm_flags &= ~VM_MAYWRITE;
+		svhost_vm_flags_clear(vma, VM_MAYWRITE);
 	vma->vm_page_prot = vm_get_page_prot(vma->vm_flags);
 	vma->vm_ops = &svhost_vm_ops;
 	return 0;

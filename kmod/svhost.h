@@ -4,10 +4,14 @@
  *
  * A vSwitch (owner) creates a port on /dev/svhost: a header page written only
  * by this driver, descriptor rings and a pool of packet buffers made of 2 MiB
- * pages.  A QEMU packet-delivery thread (copier) that the administrator has
- * granted the port in sysfs attaches with a protection key allocated in its
- * process and maps the rings and pool tagged with that key.  Guest memory
- * never leaves QEMU; only packets cross, through the pool.
+ * pages.  A QEMU packet-delivery thread (copier) that the administrator's
+ * grant for the port name admits attaches with a protection key allocated in
+ * its process and maps the rings and pool tagged with that key.  Guest
+ * memory never leaves QEMU; only packets cross, through the pool.
+ *
+ * Files: main.c (module, parameters, device, ioctls), port.c (port memory,
+ * header page, lifetime, revocation, mmap and faults), grant.c (the grant
+ * policy and its sysfs directory), sysfs.c (the rest of /sys/kernel/svhost).
  *
  * Lifetimes:
  *  - struct svhost_file lives from open() to release().  release() runs only
@@ -15,13 +19,20 @@
  *    because each vma holds a reference on the file.
  *  - struct svhost_port is refcounted by its kobject: one reference for the
  *    owner's file, one for each copier file bound to it, short-lived ones
- *    for lookups.  The header page goes with the last reference.
- *  - Rings and pool, and the port's name and sysfs directory, live exactly
- *    as long as the owner's file.  Only the owner and the attached copier
- *    can map or fault them.  A copier that loses the port (revoked, owner
- *    gone, its process gone) has its mappings zapped; its faults are then
- *    served from a scratch page of its own file, so a copier still copying
- *    reads zeros and writes into nothing instead of getting SIGBUS.
+ *    for lookups and for the work that unlists it.  The header page goes
+ *    with the last reference.
+ *  - Rings and pool, and the port's name, live exactly as long as the
+ *    owner's file.  Only the owner and the attached copier can map or fault
+ *    them.  A copier that loses the port (revoked, owner gone, its process
+ *    gone) has its mappings zapped; its faults are then served from a
+ *    scratch page of its own file, so a copier still copying reads zeros and
+ *    writes into nothing instead of getting SIGBUS.
+ *  - The port's sysfs directory lives in ports/ while the owner does; if a
+ *    copier was attached when the owner left, it moves to gone/ and stays
+ *    there while that copier (its "orphan") keeps its file and process,
+ *    until the administrator revokes it.
+ *  - A grant (struct svhost_grant, grant.c) is keyed by a port name and
+ *    lives from grants/add until grants/remove, independent of any port.
  *
  * Every open file has a private inode so that revoking a copier can zap
  * exactly that copier's mappings with unmap_mapping_range().
@@ -30,16 +41,21 @@
  *  - svhost_file.lock serialises binding a file to a port (ioctls); it is
  *    held across copy_to_user() and mmu_notifier_register(), so it nests
  *    outside mmap_lock.
- *  - svhost_lock protects the list of named ports and serialises the limit
- *    checks at creation.  Port sysfs handlers never take it, so
- *    kobject_del() may run under it.  The totals are atomics, decremented
- *    without it.
+ *  - svhost_grant_mgmt (grant.c) serialises adding and removing grants and
+ *    their sysfs directories.  Grant directory handlers never take it.
+ *  - svhost_lock protects the list of named ports, their sysfs directories
+ *    and serialises the limit checks at creation.  Port sysfs handlers never
+ *    take it, so kobject_del() of a port may run under it.  The totals are
+ *    atomics, decremented without it.
  *  - mmap_lock of a process: held (read) by the fault handler and (write)
  *    by mmap(), which both take svhost_port.lock inside it.
- *  - svhost_port.lock protects the port's copier, the header page, its
- *    ACL and counters.  Revocation zaps the copier's mappings under it;
- *    zapping takes no mmap_lock, and holding the lock keeps the copier's
- *    file alive meanwhile.
+ *  - svhost_port.lock protects the port's copier, orphan, header page and
+ *    counters.  Revocation zaps the copier's mappings under it; zapping
+ *    takes no mmap_lock, and holding the lock keeps the copier's file alive
+ *    meanwhile.  The pool is cleared under it.
+ *  - svhost_grant_lock (grant.c) protects the list of grants and their
+ *    contents; it is taken inside svhost_port.lock to judge a copier.
+ * No lock is held across kobject_del() that a handler of that kobject takes.
  */
 
 #ifndef _SVHOST_H
@@ -52,11 +68,12 @@
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
-#include <linux/uidgid.h>
+#include <linux/workqueue.h>
 
 #include <linux/svhost.h>
 
-#define SVHOST_ACL_MAX		16
+#include "compat.h"
+
 #define SVHOST_CHUNK_ORDER	(21 - PAGE_SHIFT)
 #define SVHOST_CHUNK_PAGES	BIT(SVHOST_CHUNK_ORDER)
 
@@ -67,9 +84,12 @@ enum svhost_role {
 };
 
 struct svhost_port {
-	struct kobject kobj;
+	struct kobject kobj;		/* ports/<name>, then gone/<name>@<id> */
 	struct list_head node;		/* in svhost_ports while named */
+	bool listed;			/* kobj in sysfs; under svhost_lock */
+	struct work_struct unlist_work;
 	char name[SVHOST_NAME_LEN];
+	u64 id;				/* unique since module load */
 	struct svhost_layout layout;
 	u64 mem_bytes;			/* accounted in svhost_mem_bytes */
 	bool accounted;			/* under lock once published */
@@ -78,7 +98,7 @@ struct svhost_port {
 	struct svhost_shm_header *hdr;	/* kernel address of hdr_page */
 	struct page **ring_pages;
 	unsigned long nr_ring_pages;
-	struct page **chunks;		/* pool, SVHOST_CHUNK_ORDER each */
+	struct page **chunks;		/* pool, compound, SVHOST_CHUNK_ORDER */
 	unsigned long nr_chunks;
 
 	pid_t owner_pid;
@@ -88,11 +108,8 @@ struct svhost_port {
 	bool owner_alive;		/* rings and pool exist */
 	struct svhost_file *copier;	/* the attached copier */
 	struct svhost_file *attaching;	/* reserved by an attach in progress */
-	bool attach_revoked;		/* ... and revoked meanwhile */
-	kuid_t uids[SVHOST_ACL_MAX];
-	unsigned int nr_uids;
-	kgid_t gids[SVHOST_ACL_MAX];
-	unsigned int nr_gids;
+	struct svhost_file *orphan;	/* attached when the owner left */
+	struct mm_struct *last_mm;	/* process of the last copier, mmgrab()ed */
 	u64 attaches;
 	u64 denials;
 	u64 revocations;
@@ -107,7 +124,8 @@ struct svhost_file {
 	/* Fixed at bind.  Rings and pool can be mapped only from mm. */
 	struct mm_struct *mm;		/* mmgrab()ed, compared only */
 	/* Copier only; attached while port->copier points here. */
-	const struct cred *cred;
+	const struct cred *cred;	/* at attach: judged against grants */
+	char *cgroup;			/* cgroup v2 path at attach, likewise */
 	u32 generation;			/* header generation at attach */
 	pid_t pid;
 	pid_t tid;
@@ -125,6 +143,8 @@ extern unsigned int max_port_pool_mib;
 extern bool require_pkey;
 extern struct mutex svhost_lock;
 extern struct list_head svhost_ports;
+extern struct workqueue_struct *svhost_wq;
+extern atomic64_t svhost_next_id;
 extern atomic64_t svhost_nr_ports;
 extern atomic64_t svhost_mem_bytes;
 extern atomic64_t svhost_attaches;
@@ -143,12 +163,15 @@ int svhost_check_pkey(int pkey);
 bool svhost_name_valid(const char *name);
 struct svhost_port *svhost_find_locked(const char *name);
 struct svhost_port *svhost_get_port(const char *name);
-bool svhost_acl_admits(struct svhost_port *port, const struct cred *cred);
+bool svhost_copier_admitted(struct svhost_port *port, struct svhost_file *cf);
 void svhost_set_state(struct svhost_port *port, u32 state, u32 reason);
 const char *svhost_state_name(u32 state);
 const char *svhost_reason_name(u32 reason);
 void svhost_detach_locked(struct svhost_port *port, bool zap);
 void svhost_revoke_locked(struct svhost_port *port, u32 reason);
+int svhost_port_revoke(struct svhost_port *port);
+void svhost_port_regrant(const char *name);
+void svhost_clear_pool_locked(struct svhost_port *port);
 void svhost_port_destroy(struct svhost_port *port);
 int svhost_check_create(const struct svhost_port_create *req);
 struct svhost_port *svhost_port_new(const struct svhost_port_create *req);
@@ -158,8 +181,16 @@ void svhost_copier_release(struct svhost_file *sf);
 int svhost_mmap(struct file *file, struct vm_area_struct *vma);
 extern const struct mmu_notifier_ops svhost_copier_mn_ops;
 
+/* grant.c */
+bool svhost_grant_admits(const char *name, const struct cred *cred,
+			 const char *cgroup);
+int svhost_grant_withdraw(const char *name);
+int svhost_grants_init(struct kobject *parent);
+void svhost_grants_exit(void);
+
 /* sysfs.c */
-extern struct kobject *svhost_ports_kobj;
+extern struct kset *svhost_ports_kset;
+extern struct kobject *svhost_gone_kobj;
 extern const struct kobj_type svhost_port_ktype;
 int svhost_sysfs_init(void);
 void svhost_sysfs_exit(void);

@@ -8,7 +8,10 @@
 #include "svhost_util.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
 #include <sys/stat.h>
 #include <linux/capability.h>
 
@@ -1065,6 +1068,56 @@ TEST(failed_attach_keeps_generation)
 	EXPECT_EQ((__u32)SVHOST_STATE_READY,
 		  ((struct svhost_shm_header *)o.hdr)->state);
 	svh_owner_close(&o);
+}
+
+/* Wait for a uevent whose first line is @want; 0 or -ETIMEDOUT. */
+static int wait_uevent(int nl, const char *want, bool *subsys_ok)
+{
+	char buf[4096];
+	struct pollfd pfd = { .fd = nl, .events = POLLIN };
+	ssize_t n, off;
+
+	while (poll(&pfd, 1, 5000) == 1) {
+		n = recv(nl, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			return -EIO;
+		buf[n] = 0;
+		if (strcmp(buf, want))
+			continue;
+		*subsys_ok = false;
+		for (off = 0; off < n; off += strlen(buf + off) + 1)
+			if (!strcmp(buf + off, "SUBSYSTEM=svhost"))
+				*subsys_ok = true;
+		return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/* udev sees ports come and go (ports/ is a kset, SUBSYSTEM=svhost). */
+TEST(port_uevents)
+{
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK, .nl_groups = 1,
+	};
+	char name[SVHOST_NAME_LEN], want[128];
+	bool subsys;
+	int nl, fd;
+
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+		    NETLINK_KOBJECT_UEVENT);
+	ASSERT_LE(0, nl);
+	ASSERT_EQ(0, bind(nl, (struct sockaddr *)&sa, sizeof(sa)));
+	SVH_OPEN(fd);
+	svh_name(name, "uev");
+	ASSERT_EQ(0, svh_create(fd, name, NULL));
+	snprintf(want, sizeof(want), "add@/kernel/svhost/ports/%s", name);
+	EXPECT_EQ(0, wait_uevent(nl, want, &subsys)) TH_LOG("no %s", want);
+	EXPECT_TRUE(subsys);
+	close(fd);
+	snprintf(want, sizeof(want), "remove@/kernel/svhost/ports/%s", name);
+	EXPECT_EQ(0, wait_uevent(nl, want, &subsys)) TH_LOG("no %s", want);
+	EXPECT_TRUE(subsys);
+	close(nl);
 }
 
 TEST(invalid_requests_counted)

@@ -11,6 +11,7 @@
 
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -40,6 +41,8 @@ FIXTURE_TEARDOWN(life)
 	svh_copier_stop(&self->c);
 	svh_copier_stop(&self->c2);
 	svh_owner_close(&self->o);
+	/* a revocation leaves a withdrawn grant behind */
+	EXPECT_EQ(0, svh_grant_remove(self->o.name));
 	EXPECT_EQ(0, svh_wait_counter("ports_count", self->ports0, 2000));
 	EXPECT_EQ(0, svh_wait_counter("pool_bytes", self->bytes0, 2000));
 }
@@ -211,7 +214,8 @@ TEST_F(life, state_transitions)
 	g2 = ohdr(self)->generation;
 	EXPECT_LT(g1, g2);
 
-	/* a new file (same process, new key) attaches again */
+	/* after a new grant, a new file (same process, new key) attaches */
+	ASSERT_EQ(0, svh_grant_set(self->o.name, "uids", "0"));
 	ASSERT_EQ(0, svh_copier_start(&self->c2, self->o.name))
 		TH_LOG("re-attach: %s", self->c2.step);
 	port_str(_metadata, self->o.name, "state", st, sizeof(st));
@@ -513,7 +517,11 @@ static void revoke_during_attach(struct __test_metadata *_metadata,
 	EXPECT_STREQ("ready", st);
 	EXPECT_EQ(0, svh_port_ll(o->name, "attaches"));
 
-	/* a retry on the same file attaches for real */
+	/* the revocation withdrew the grant: a retry is refused */
+	EXPECT_EQ(-EPERM, svh_attach(fd, o->name, pkey, &lay));
+	EXPECT_EQ(g0, h->generation);
+	/* after a new grant a retry on the same file attaches for real */
+	ASSERT_EQ(0, svh_grant_set(o->name, "uids", "0"));
 	ASSERT_EQ(0, svh_attach(fd, o->name, pkey, &lay));
 	EXPECT_EQ(g0 + 1, h->generation);
 	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED, h->state);
@@ -651,6 +659,7 @@ TEST_F(life, header_store_order)
 	r.h = ohdr(self);
 	r.g0 = r.h->generation;
 	ASSERT_EQ((__u32)SVHOST_STATE_READY, r.h->state);
+	ASSERT_EQ(0, svh_grant_set(self->o.name, "uids", "0"));
 	ASSERT_EQ(0, pthread_create(&th, NULL, hdr_reader_main, &r));
 	pin_to_cpu(0);
 	for (i = 0; i < ORDER_CYCLES; i++) {
@@ -658,13 +667,14 @@ TEST_F(life, header_store_order)
 		ASSERT_EQ(0, svh_attach(fd, self->o.name, pkey, NULL));
 		ASSERT_EQ(0, svh_port_write(self->o.name, "revoke", "1"));
 		close(fd);
+		ASSERT_EQ(0, svh_grant_set(self->o.name, "uids", "0"));
 		SVH_OPEN(fd);
 		ASSERT_EQ(0, svh_attach(fd, self->o.name, pkey, NULL));
 		close(fd);
 		SVH_OPEN(fd);
 		ASSERT_EQ(0, svh_attach(fd, self->o.name, pkey, NULL));
-		ASSERT_EQ(0, svh_port_write(self->o.name, "allowed_uids", "5"));
-		ASSERT_EQ(0, svh_port_write(self->o.name, "allowed_uids", "0"));
+		ASSERT_EQ(0, svh_grant_set(self->o.name, "uids", "5"));
+		ASSERT_EQ(0, svh_grant_set(self->o.name, "uids", "0"));
 		close(fd);
 	}
 	r.stop = true;
@@ -813,12 +823,200 @@ TEST_F(life, copier_killed_port_ready)
 	EXPECT_EQ((__u32)SVHOST_STATE_READY, ohdr(self)->state);
 	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_pid"));
 	EXPECT_EQ(self->ports0 + 1, svh_counter("ports_count"));
-	/* the data the copier wrote is still in the pool */
+	/* the data the copier wrote is still in the pool, for the owner */
 	EXPECT_EQ(-1, svh_check(self->o.pool, self->o.lay.pool_size, 61));
-	/* and a new copier attaches and sees it */
+	/* a new copier (another process) attaches: the pool is cleared */
 	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
-	EXPECT_EQ(0, svh_copier_call(&self->c, copier_verify, (void *)61));
+	EXPECT_EQ(0, svh_copier_call(&self->c, copier_sees_zeros, NULL));
+	EXPECT_EQ(-1, svh_nonzero(self->o.pool, self->o.lay.pool_size));
 	EXPECT_EQ(2, svh_port_ll(self->o.name, "attaches"));
+}
+
+/*
+ * Nothing one copier left in the pool reaches the next one: a copier of
+ * another uid attaching after a revocation finds the pool cleared, also
+ * what the vSwitch had written for the old one; the same copier process
+ * coming back (after a new grant) finds it as it was.
+ */
+TEST_F(life, pool_cleared_between_principals)
+{
+	const struct svh_cred nobody = {
+		.drop = true, .uid = SVH_NOBODY, .gid = SVH_NOBODY,
+	};
+	struct svh_child other;
+	struct svh_reply r;
+
+	SVH_NEED_PKU();
+	ASSERT_EQ(0, svh_grant_set(self->o.name, "uids", "0 65534"));
+	ASSERT_EQ(0, svh_child_copier(&self->ch, self->o.name, NULL, false));
+	ASSERT_EQ(0, self->ch.err);
+	ASSERT_EQ(0, svh_child_cmd(&self->ch, 'f', 62, &r));
+	/* the vSwitch also queued something for it in the upper half */
+	svh_fill((char *)self->o.pool + self->o.lay.pool_size / 2,
+		 self->o.lay.pool_size / 2, 63);
+	ASSERT_EQ(0, svh_port_write(self->o.name, "revoke", "1"));
+
+	/* the same process, with a new grant: nothing was cleared */
+	ASSERT_EQ(0, svh_grant_set(self->o.name, "uids", "0 65534"));
+	ASSERT_EQ(0, svh_child_cmd(&self->ch, 'a', 0, &r));
+	ASSERT_EQ(0, r.a);
+	EXPECT_EQ(-1, svh_check(self->o.pool, self->o.lay.pool_size / 2, 62));
+	EXPECT_EQ(-1, svh_check((char *)self->o.pool +
+				self->o.lay.pool_size / 2,
+				self->o.lay.pool_size / 2, 63));
+	ASSERT_EQ(0, svh_port_write(self->o.name, "revoke", "1"));
+	EXPECT_EQ(0, svh_child_end(&self->ch));
+
+	/* another uid's copier finds nothing of it */
+	ASSERT_EQ(0, svh_grant_set(self->o.name, "uids", "65534"));
+	ASSERT_EQ(0, svh_child_copier(&other, self->o.name, &nobody, false));
+	ASSERT_EQ(0, other.err);
+	ASSERT_EQ(0, svh_child_cmd(&other, 'z', 0, &r));
+	EXPECT_EQ(0, r.a);
+	EXPECT_EQ(-1, r.b) TH_LOG("pool byte %d not cleared", r.b);
+	EXPECT_EQ(-1, svh_nonzero(self->o.pool, self->o.lay.pool_size));
+	EXPECT_EQ(0, svh_child_end(&other));
+}
+
+/* --- orphans: gone/<name>@<id> ----------------------------------------------- */
+
+struct gone_setup {
+	char name[SVHOST_NAME_LEN];
+	__u64 id;
+	pid_t owner;
+	struct svh_child ch;
+};
+
+/* An owner in a child process with a copier child attached; owner killed. */
+static void make_orphan(struct __test_metadata *_metadata,
+			struct gone_setup *g)
+{
+	int pfd[2];
+	char c;
+
+	svh_name(g->name, "orph");
+	ASSERT_EQ(0, pipe(pfd));
+	g->owner = svh_fork();
+	ASSERT_LE(0, g->owner);
+	if (g->owner == 0) {
+		int fd = svh_open();
+
+		CHILD_CHECK(fd >= 0 && svh_create(fd, g->name, NULL) == 0);
+		CHILD_CHECK(write(pfd[1], "c", 1) == 1);
+		for (;;)
+			pause();
+	}
+	ASSERT_EQ(1, read(pfd[0], &c, 1));
+	close(pfd[0]);
+	close(pfd[1]);
+	g->id = svh_port_ll(g->name, "id");
+	ASSERT_LT(0, (long long)g->id);
+	ASSERT_EQ(0, svh_child_copier(&g->ch, g->name, NULL, false));
+	ASSERT_EQ(0, g->ch.err);
+	kill(g->owner, SIGKILL);
+	ASSERT_EQ(SVH_WAIT_SIG(SIGKILL), svh_wait(g->owner));
+	ASSERT_EQ(0, svh_wait_port_gone(g->name, 2000));
+}
+
+static int wait_gone_unlisted(struct gone_setup *g, int ms)
+{
+	int i;
+
+	for (i = 0; i < ms; i += 10) {
+		if (!svh_gone_exists(g->name, g->id))
+			return 0;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * A copier still attached when its owner died is listed under gone/ with
+ * who it is; the administrator revokes it there: its header says so, it
+ * keeps running, and it leaves the list.
+ */
+TEST(orphan_listed_and_revoked)
+{
+	struct gone_setup g;
+	struct svh_reply r;
+	long long rev0;
+	char buf[64];
+
+	SVH_NEED_PKU();
+	make_orphan(_metadata, &g);
+	ASSERT_TRUE(svh_gone_exists(g.name, g.id));
+	ASSERT_EQ(0, svh_gone_str(g.name, g.id, "state", buf, sizeof(buf)));
+	EXPECT_STREQ("owner-gone", buf);
+	ASSERT_EQ(0, svh_gone_str(g.name, g.id, "name", buf, sizeof(buf)));
+	EXPECT_STREQ(g.name, buf);
+	ASSERT_EQ(0, svh_gone_str(g.name, g.id, "copier_pid", buf,
+				  sizeof(buf)));
+	EXPECT_EQ(g.ch.pid, atoi(buf));
+	ASSERT_EQ(0, svh_gone_str(g.name, g.id, "copier_tid", buf,
+				  sizeof(buf)));
+	EXPECT_EQ(g.ch.tid, atoi(buf));
+	ASSERT_EQ(0, svh_gone_str(g.name, g.id, "copier_comm", buf,
+				  sizeof(buf)));
+	EXPECT_LT(0U, strlen(buf));
+	ASSERT_EQ(0, svh_child_cmd(&g.ch, 'h', 0, &r));
+	EXPECT_EQ(SVHOST_STATE_OWNER_GONE, r.a);
+
+	SVH_COUNTER(rev0, "revocations");
+	EXPECT_EQ(-EINVAL, svh_gone_write(g.name, g.id, "revoke", "2"));
+	ASSERT_EQ(0, svh_gone_write(g.name, g.id, "revoke", "1"));
+	EXPECT_EQ(rev0 + 1, svh_counter("revocations"));
+	ASSERT_EQ(0, svh_child_cmd(&g.ch, 'h', 0, &r));
+	EXPECT_EQ(SVHOST_STATE_REVOKED, r.a);
+	EXPECT_EQ(SVHOST_REASON_ADMIN, r.b);
+	EXPECT_EQ(0, wait_gone_unlisted(&g, 2000));
+	/* it keeps running on its scratch page */
+	ASSERT_EQ(0, svh_child_cmd(&g.ch, 'z', 0, &r));
+	EXPECT_EQ(0, r.a);
+	/* the revocation of a dead port withdraws no grant */
+	EXPECT_FALSE(svh_grant_exists(g.name));
+	EXPECT_EQ(0, svh_child_end(&g.ch));
+}
+
+/* The orphan leaves the list when its process exits. */
+TEST(orphan_unlisted_on_exit)
+{
+	struct gone_setup g;
+
+	SVH_NEED_PKU();
+	make_orphan(_metadata, &g);
+	EXPECT_TRUE(svh_gone_exists(g.name, g.id));
+	EXPECT_EQ(SVH_WAIT_SIG(SIGKILL), svh_child_kill(&g.ch));
+	EXPECT_EQ(0, wait_gone_unlisted(&g, 2000));
+}
+
+/* ... and when it closes its file. */
+TEST(orphan_unlisted_on_close)
+{
+	struct gone_setup g;
+	struct svh_reply r;
+
+	SVH_NEED_PKU();
+	make_orphan(_metadata, &g);
+	EXPECT_TRUE(svh_gone_exists(g.name, g.id));
+	ASSERT_EQ(0, svh_child_cmd(&g.ch, 'u', 0, &r));
+	ASSERT_EQ(0, svh_child_cmd(&g.ch, 'c', 0, &r));
+	EXPECT_EQ(0, wait_gone_unlisted(&g, 2000));
+	EXPECT_EQ(0, svh_child_end(&g.ch));
+}
+
+/* A port whose owner leaves without a copier is not listed as gone. */
+TEST_F(life, owner_gone_without_copier_unlisted)
+{
+	char path[160];
+	struct stat st;
+	__u64 id;
+
+	id = svh_port_ll(self->o.name, "id");
+	svh_owner_close(&self->o);
+	EXPECT_EQ(0, svh_wait_port_gone(self->o.name, 2000));
+	EXPECT_FALSE(svh_gone_exists(self->o.name, id));
+	snprintf(path, sizeof(path), SVH_SYSFS "/gone");
+	EXPECT_EQ(0, stat(path, &st));
 }
 
 /*

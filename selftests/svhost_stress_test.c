@@ -438,8 +438,8 @@ static void *revoke_thread(void *arg)
 }
 
 /*
- * Revocation racing with the copier's death, and an ACL write racing with
- * a new attachment: every outcome allowed by the API, nothing leaked.
+ * Revocation racing with the copier's death, and a grant write racing with
+ * it: every outcome allowed by the API, nothing leaked.
  */
 TEST(race_revoke_vs_exit)
 {
@@ -457,15 +457,14 @@ TEST(race_revoke_vs_exit)
 		pthread_t th;
 		void *ret;
 
-		ASSERT_EQ(0, svh_port_write(o.name, "allowed_uids", "0"));
+		ASSERT_EQ(0, svh_grant_set(o.name, "uids", "0"));
 		ASSERT_EQ(0, svh_child_copier(&ch, o.name, NULL, false));
 		ASSERT_EQ(0, ch.err);
 		if (round & 1) {
 			ASSERT_EQ(0, pthread_create(&th, NULL, revoke_thread,
 						    o.name));
 		} else {
-			ASSERT_EQ(0, svh_port_write(o.name, "allowed_uids",
-						    "5"));
+			ASSERT_EQ(0, svh_grant_set(o.name, "uids", "5"));
 			th = 0;
 		}
 		sleep_us(rnd_below(1000));
@@ -487,6 +486,7 @@ TEST(race_revoke_vs_exit)
 		EXPECT_EQ(-1, svh_port_ll(o.name, "copier_pid"));
 	}
 	svh_owner_close(&o);
+	EXPECT_EQ(0, svh_grant_remove(o.name));
 	EXPECT_EQ(0, svh_wait_counter("ports_count", ports0, 2000));
 	EXPECT_EQ(0, svh_wait_counter("pool_bytes", bytes0, 2000));
 }
@@ -1211,25 +1211,24 @@ TEST_F(fuzz, mmap)
 #define FUZZ_SYSFS	800
 
 /*
- * Parse an ACL write the way the ABI describes it: decimal ids separated
- * by one space, comma or newline, optionally ending with a newline.
- * Returns the number of ids, -1 when the write must be refused, -2 when the
- * text is not clearly either (empty tokens from leading, repeated or
- * trailing separators; uid 4294967295).
+ * Parse a grant id list write the way the ABI describes it: up to 16
+ * distinct decimal ids without leading zeros, each pair separated by one
+ * space, comma or newline, optionally one newline at the end; a lone
+ * newline is the empty list.  Returns the number of ids, or -1 when the
+ * write must be refused.
  */
 static int acl_parse(const char *s, long long *ids)
 {
 	char buf[256], *tok, *p;
-	bool ambiguous = false;
 	size_t len;
-	int n = 0;
+	int n = 0, j;
 
 	snprintf(buf, sizeof(buf), "%s", s);
 	len = strlen(buf);
 	if (len && buf[len - 1] == '\n')
 		buf[--len] = 0;
 	if (!len)
-		return *s ? 0 : -2;
+		return 0;
 	for (p = buf; *p; p++)
 		if (!strchr("0123456789 ,\n", *p))
 			return -1;
@@ -1237,22 +1236,18 @@ static int acl_parse(const char *s, long long *ids)
 		p = strpbrk(tok, " ,\n");
 		if (p)
 			*p++ = 0;
-		if (!*tok) {
-			ambiguous = true;
-			continue;
-		}
-		if (n == 16)
-			return -1;
-		if (strlen(tok) > 10)
+		if (!*tok || n == 16 || strlen(tok) > 10 ||
+		    (tok[0] == '0' && tok[1]))
 			return -1;
 		ids[n] = strtoll(tok, NULL, 10);
-		if (ids[n] > 0xffffffffLL)
+		if (ids[n] >= 0xffffffffLL)
 			return -1;
-		if (ids[n] == 0xffffffffLL)
-			ambiguous = true;
+		for (j = 0; j < n; j++)
+			if (ids[j] == ids[n])
+				return -1;
 		n++;
 	}
-	return ambiguous ? -2 : n;
+	return n;
 }
 
 static void rand_acl(char *out, size_t len)
@@ -1300,9 +1295,7 @@ static bool root_admitted(const char *uids, const char *gids)
 TEST_F(fuzz, sysfs)
 {
 	char before[512], after[512], other[512], w[256], state[32];
-	static const char * const attrs[] = {
-		"allowed_uids", "allowed_gids",
-	};
+	static const char * const attrs[] = { "uids", "gids" };
 	unsigned int it, revokes = 0, refusals = 0;
 	struct svh_owner o;
 	struct svh_copier c;
@@ -1312,6 +1305,7 @@ TEST_F(fuzz, sysfs)
 	fz_bad = 0;
 	rng_seed(0x5f5);
 	ASSERT_EQ(0, svh_owner_setup(&o, "sfz"));
+	ASSERT_EQ(0, svh_grant_set(o.name, "uids", "0"));
 	ASSERT_EQ(0, svh_copier_start(&c, o.name));
 	for (it = 0; it < FUZZ_SYSFS; it++) {
 		const char *attr = attrs[rnd_below(2)];
@@ -1341,26 +1335,31 @@ TEST_F(fuzz, sysfs)
 				FZ_CHECK(ret == -EINVAL || ret == -ENOENT,
 					 "it %u revoke \"%s\": %d", it, v, ret);
 			}
-			if (!ret)
+			if (!ret) {
+				/* sticky: the grant was emptied */
+				ASSERT_EQ(0, svh_grant_str(o.name, "uids", after,
+							   sizeof(after)));
+				FZ_CHECK(!after[0], "it %u: uids \"%s\" after "
+					 "revoke", it, after);
 				revokes++;
+			}
 		} else {
-			ASSERT_EQ(0, svh_port_str(o.name, attr, before,
-						  sizeof(before)));
+			ASSERT_EQ(0, svh_grant_str(o.name, attr, before,
+						   sizeof(before)));
 			rand_acl(w, sizeof(w));
 			if (!w[0])
 				snprintf(w, sizeof(w), "\n");
 			n = acl_parse(w, ids);
-			ret = svh_port_write(o.name, attr, w);
-			ASSERT_EQ(0, svh_port_str(o.name, attr, after,
-						  sizeof(after)));
-			if (n == -1) {
+			ret = svh_grant_set(o.name, attr, w);
+			ASSERT_EQ(0, svh_grant_str(o.name, attr, after,
+						   sizeof(after)));
+			if (n < 0)
 				FZ_CHECK(ret == -EINVAL,
 					 "it %u: %s \"%s\" accepted", it, attr,
 					 w);
-			} else if (n >= 0) {
+			else
 				FZ_CHECK(ret == 0, "it %u: %s \"%s\" refused",
 					 it, attr, w);
-			}
 			if (ret) {
 				FZ_CHECK(ret == -EINVAL, "it %u: %d", it, ret);
 				FZ_CHECK(!strcmp(before, after),
@@ -1380,11 +1379,11 @@ TEST_F(fuzz, sysfs)
 					 "it %u: wrote \"%s\" read \"%s\"", it,
 					 w, after);
 			}
-			/* an ACL that drops root revokes the copier */
-			ASSERT_EQ(0, svh_port_str(o.name, attrs[0], after,
-						  sizeof(after)));
-			ASSERT_EQ(0, svh_port_str(o.name, attrs[1], other,
-						  sizeof(other)));
+			/* a grant that drops root revokes the copier */
+			ASSERT_EQ(0, svh_grant_str(o.name, attrs[0], after,
+						   sizeof(after)));
+			ASSERT_EQ(0, svh_grant_str(o.name, attrs[1], other,
+						   sizeof(other)));
 			admitted = root_admitted(after, other);
 			ASSERT_EQ(0, svh_port_str(o.name, "state", state,
 						  sizeof(state)));
@@ -1405,8 +1404,7 @@ TEST_F(fuzz, sysfs)
 					  sizeof(state)));
 		if (strcmp(state, "attached") && !rnd_below(3)) {
 			svh_copier_stop(&c);
-			ASSERT_EQ(0, svh_port_write(o.name, "allowed_uids",
-						    "0"));
+			ASSERT_EQ(0, svh_grant_set(o.name, "uids", "0"));
 			ASSERT_EQ(0, svh_copier_start(&c, o.name));
 		}
 	}
@@ -1415,6 +1413,7 @@ TEST_F(fuzz, sysfs)
 	EXPECT_EQ(0U, fz_bad) TH_LOG("%u violations", fz_bad);
 	svh_copier_stop(&c);
 	svh_owner_close(&o);
+	EXPECT_EQ(0, svh_grant_remove(o.name));
 }
 
 TEST_HARNESS_MAIN

@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -267,6 +268,121 @@ bool svh_port_exists(const char *port)
 
 	snprintf(path, sizeof(path), SVH_SYSFS "/ports/%s", port);
 	return stat(path, &st) == 0;
+}
+
+static void svh_gone_path(char *path, size_t len, const char *port, __u64 id,
+			  const char *attr)
+{
+	snprintf(path, len, SVH_SYSFS "/gone/%s@%llu%s%s", port,
+		 (unsigned long long)id, attr ? "/" : "", attr ? attr : "");
+}
+
+bool svh_gone_exists(const char *port, __u64 id)
+{
+	char path[256];
+	struct stat st;
+
+	svh_gone_path(path, sizeof(path), port, id, NULL);
+	return stat(path, &st) == 0;
+}
+
+int svh_gone_str(const char *port, __u64 id, const char *attr, char *buf,
+		 size_t len)
+{
+	char path[256];
+
+	svh_gone_path(path, sizeof(path), port, id, attr);
+	return svh_read_file(path, buf, len);
+}
+
+int svh_gone_write(const char *port, __u64 id, const char *attr,
+		   const char *s)
+{
+	char path[256];
+
+	svh_gone_path(path, sizeof(path), port, id, attr);
+	return svh_write_file(path, s);
+}
+
+int svh_grant_add(const char *name)
+{
+	return svh_write_file(SVH_SYSFS "/grants/add", name);
+}
+
+int svh_grant_remove(const char *name)
+{
+	int ret = svh_write_file(SVH_SYSFS "/grants/remove", name);
+
+	return ret == -ENOENT ? 0 : ret;
+}
+
+bool svh_grant_exists(const char *name)
+{
+	char path[160];
+	struct stat st;
+
+	snprintf(path, sizeof(path), SVH_SYSFS "/grants/%s", name);
+	return stat(path, &st) == 0;
+}
+
+int svh_grant_set(const char *name, const char *list, const char *s)
+{
+	char path[160];
+	int ret;
+
+	if (!svh_grant_exists(name)) {
+		ret = svh_grant_add(name);
+		if (ret && ret != -EEXIST)
+			return ret;
+	}
+	snprintf(path, sizeof(path), SVH_SYSFS "/grants/%s/%s", name, list);
+	return svh_write_file(path, s);
+}
+
+int svh_grant_str(const char *name, const char *list, char *buf, size_t len)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), SVH_SYSFS "/grants/%s/%s", name, list);
+	return svh_read_file(path, buf, len);
+}
+
+bool svh_have_cgroup2(void)
+{
+	struct statfs sf;
+
+	return !statfs("/sys/fs/cgroup", &sf) && sf.f_type == 0x63677270;
+}
+
+int svh_cgroup_make(const char *path)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "/sys/fs/cgroup%s", path);
+	return mkdir(p, 0755) && errno != EEXIST ? -errno : 0;
+}
+
+int svh_cgroup_enter(const char *path, pid_t pid)
+{
+	char p[256], v[32];
+
+	snprintf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.procs", path);
+	snprintf(v, sizeof(v), "%d", (int)pid);
+	return svh_write_file(p, v);
+}
+
+/* Move every process left back to the root, then remove the cgroup. */
+int svh_cgroup_remove(const char *path)
+{
+	char p[256], procs[4096], *tok, *save;
+
+	snprintf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.procs", path);
+	if (!svh_read_file(p, procs, sizeof(procs)))
+		for (tok = strtok_r(procs, "\n", &save); tok;
+		     tok = strtok_r(NULL, "\n", &save))
+			svh_write_file("/sys/fs/cgroup/cgroup.procs", tok);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup%s", path);
+	return rmdir(p) && errno != ENOENT ? -errno : 0;
 }
 
 int svh_param_read(const char *name, char *buf, size_t len)
@@ -1106,9 +1222,36 @@ struct svh_req {
 
 struct svh_child_state {
 	int fd;
+	int pkey;
+	const char *name;
 	void *hdr, *rings, *pool;
 	struct svhost_layout lay;
 };
+
+/* Open, attach and map header, rings and pool: 0, -errno, or 1000 + errno. */
+static int svh_child_attach(struct svh_child_state *st, const char *name,
+			    int pkey)
+{
+	int ret;
+
+	st->hdr = st->rings = st->pool = MAP_FAILED;
+	st->fd = svh_open();
+	if (st->fd < 0)
+		return st->fd;
+	ret = svh_attach(st->fd, name, pkey, &st->lay);
+	if (ret)
+		return ret;
+	st->hdr = svh_map(st->fd, st->lay.header_offset, st->lay.header_size,
+			  PROT_READ);
+	st->rings = svh_map(st->fd, st->lay.rings_offset, st->lay.rings_size,
+			    PROT_READ | PROT_WRITE);
+	st->pool = svh_map(st->fd, st->lay.pool_offset, st->lay.pool_size,
+			   PROT_READ | PROT_WRITE);
+	if (st->hdr == MAP_FAILED || st->rings == MAP_FAILED ||
+	    st->pool == MAP_FAILED)
+		return 1000 + errno;
+	return 0;
+}
 
 static void svh_child_serve(struct svh_child_state *st, int cmd, int ev)
 {
@@ -1168,6 +1311,13 @@ static void svh_child_serve(struct svh_child_state *st, int cmd, int ev)
 		case 'c':
 			close(st->fd);
 			break;
+		case 'a':
+			munmap(st->hdr, st->lay.header_size);
+			munmap(st->rings, st->lay.rings_size);
+			munmap(st->pool, st->lay.pool_size);
+			close(st->fd);
+			r.a = -svh_child_attach(st, st->name, st->pkey);
+			break;
 		case 'x':
 			_exit(0);
 		default:
@@ -1197,9 +1347,16 @@ int svh_child_copier(struct svh_child *ch, const char *name,
 
 		memset(&st, 0, sizeof(st));
 		st.hdr = st.rings = st.pool = MAP_FAILED;
+		st.name = name;
 		close(cmdp[1]);
 		close(evp[0]);
+		/* hold no file of the parent (an owner's, say) */
+		for (ret = 3; ret < 1024; ret++)
+			if (ret != cmdp[0] && ret != evp[1])
+				close(ret);
 		memset(&r, 0, sizeof(r));
+		if (cred && cred->cgroup && svh_cgroup_enter(cred->cgroup, 0))
+			_exit(8);
 		if (cred && cred->drop &&
 		    svh_drop_to(cred->uid, cred->gid, cred->ngroups,
 				cred->groups))
@@ -1209,26 +1366,13 @@ int svh_child_copier(struct svh_child *ch, const char *name,
 			if (pkey < 0)
 				_exit(5);
 		}
+		st.pkey = pkey;
 		r.b = pkey;
 		r.c = gettid();
-		st.fd = svh_open();
-		if (st.fd < 0)
+		ret = svh_child_attach(&st, name, pkey);
+		if (ret < 0 && ret > -1000 && st.fd < 0)
 			_exit(6);
-		ret = svh_attach(st.fd, name, pkey, &st.lay);
-		r.a = -ret;
-		if (!ret) {
-			st.hdr = svh_map(st.fd, st.lay.header_offset,
-					 st.lay.header_size, PROT_READ);
-			st.rings = svh_map(st.fd, st.lay.rings_offset,
-					   st.lay.rings_size,
-					   PROT_READ | PROT_WRITE);
-			st.pool = svh_map(st.fd, st.lay.pool_offset,
-					  st.lay.pool_size,
-					  PROT_READ | PROT_WRITE);
-			if (st.hdr == MAP_FAILED || st.rings == MAP_FAILED ||
-			    st.pool == MAP_FAILED)
-				r.a = 1000 + errno;
-		}
+		r.a = ret < 0 ? -ret : ret;
 		if (svh_full_write(evp[1], &r, sizeof(r)) ||
 		    svh_full_write(evp[1], &st.lay, sizeof(st.lay)))
 			_exit(7);

@@ -86,6 +86,29 @@ long long svh_port_ll(const char *port, const char *attr);
 int svh_port_str(const char *port, const char *attr, char *buf, size_t len);
 int svh_port_write(const char *port, const char *attr, const char *s);
 bool svh_port_exists(const char *port);
+bool svh_gone_exists(const char *port, __u64 id);
+int svh_gone_str(const char *port, __u64 id, const char *attr, char *buf,
+		 size_t len);
+int svh_gone_write(const char *port, __u64 id, const char *attr,
+		   const char *s);
+
+/*
+ * Grants: /sys/kernel/svhost/grants/.  svh_grant_set() adds the grant when
+ * it does not exist yet; svh_grant_remove() returns 0 also when there was
+ * none, so that teardowns can call it unconditionally.
+ */
+int svh_grant_add(const char *name);
+int svh_grant_remove(const char *name);
+int svh_grant_set(const char *name, const char *list, const char *s);
+int svh_grant_str(const char *name, const char *list, char *buf, size_t len);
+bool svh_grant_exists(const char *name);
+
+/* cgroup v2 below /sys/fs/cgroup: create, move a process in, remove. */
+bool svh_have_cgroup2(void);
+int svh_cgroup_make(const char *path);
+int svh_cgroup_enter(const char *path, pid_t pid);
+int svh_cgroup_remove(const char *path);
+
 int svh_param_read(const char *name, char *buf, size_t len);
 int svh_param_write(const char *name, const char *s);
 long long svh_param_ll(const char *name);
@@ -247,6 +270,8 @@ int svh_copier_start_fd(struct svh_copier *c, const char *name, int fd);
  *   'm'  mmap the pool again            -> { 0 or errno }
  *   'u'  unmap everything               -> { 0 }
  *   'c'  close the file                 -> { 0 }
+ *   'a'  unmap, close, attach again     -> { 0 or errno }
+ *        with a new file (and map again)
  *   'x'  exit(0)
  */
 struct svh_cred {
@@ -255,6 +280,7 @@ struct svh_cred {
 	gid_t gid;
 	int ngroups;
 	gid_t groups[4];
+	const char *cgroup;	/* enter this cgroup v2 path first */
 };
 
 struct svh_reply {

@@ -33,35 +33,42 @@ def load_tool():
 
 ctl = load_tool()
 
-PORT_KEYS = ["name", "state", "owner_pid", "owner_comm", "copier_pid",
-             "copier_tid", "copier_comm", "copier_uid", "copier_pkey",
-             "queue_pairs", "ring_size", "buf_size", "buf_count",
-             "pool_bytes", "attaches", "denials", "revocations",
-             "allowed_uids", "allowed_gids"]
+PORT_KEYS = ["name", "state", "id", "owner_pid", "owner_comm",
+             "copier_pid", "copier_tid", "copier_comm", "copier_uid",
+             "copier_pkey", "copier_cgroup", "queue_pairs", "ring_size",
+             "buf_size", "buf_count", "pool_bytes", "attaches", "denials",
+             "revocations"]
 TOTAL_KEYS = ["version", "ports_count", "pool_bytes", "attaches", "denials",
               "revocations", "invalid_requests"]
 PARAM_KEYS = ["max_ports", "max_pool_mib", "max_port_pool_mib",
               "require_pkey"]
 
 ATTACHED = {
-    "state": "attached", "owner_pid": "100", "owner_comm": "testpmd",
-    "copier_pid": "200", "copier_tid": "201", "copier_comm": "qemu-pd",
-    "copier_uid": "107", "copier_pkey": "1", "queue_pairs": "2",
+    "name": "vm1", "state": "attached", "id": "7", "owner_pid": "100",
+    "owner_comm": "testpmd", "copier_pid": "200", "copier_tid": "201",
+    "copier_comm": "qemu-pd", "copier_uid": "107", "copier_pkey": "1",
+    "copier_cgroup": "/machine.slice/vm1.scope", "queue_pairs": "2",
     "ring_size": "256", "buf_size": "2048", "buf_count": "1024",
     "pool_bytes": "2097152", "attaches": "3", "denials": "1",
-    "revocations": "1", "allowed_uids": "0 107", "allowed_gids": "",
+    "revocations": "1",
 }
-READY = dict(ATTACHED, state="ready", copier_pid="-1", copier_tid="-1",
-             copier_comm="", copier_uid="-1", copier_pkey="-1",
-             queue_pairs="1", pool_bytes="4194304", attaches="0",
-             denials="0", revocations="0", allowed_uids="0")
+READY = dict(ATTACHED, name="vm0", state="ready", id="3", copier_pid="-1",
+             copier_tid="-1", copier_comm="", copier_uid="-1",
+             copier_pkey="-1", copier_cgroup="", queue_pairs="1",
+             pool_bytes="4194304", attaches="0", denials="0",
+             revocations="0")
+GONE = dict(ATTACHED, name="vm2", state="owner-gone", id="5",
+            copier_pid="300", copier_tid="301", copier_comm="qemu-old")
 
 
 class FakeSysfs:
     def __init__(self, base):
         self.root = os.path.join(base, "kernel", "svhost")
         self.params = os.path.join(base, "module", "svhost", "parameters")
-        os.makedirs(os.path.join(self.root, "ports"))
+        for d in ("ports", "gone", "grants"):
+            os.makedirs(os.path.join(self.root, d))
+        self.put(os.path.join(self.root, "grants", "add"), "")
+        self.put(os.path.join(self.root, "grants", "remove"), "")
         os.makedirs(self.params)
         for k, v in (("version", 1), ("ports_count", 2),
                      ("pool_bytes", 6299648), ("attaches", 3),
@@ -82,16 +89,55 @@ class FakeSysfs:
         with open(path) as f:
             return f.read()
 
-    def add_port(self, name, attrs):
-        d = os.path.join(self.root, "ports", name)
+    def add_port(self, name, attrs, sub="ports"):
+        d = os.path.join(self.root, sub, name)
         os.makedirs(d)
         for k, v in attrs.items():
             self.put(os.path.join(d, k), v)
         self.put(os.path.join(d, "revoke"), "")
         return d
 
-    def port_file(self, name, attr):
-        return os.path.join(self.root, "ports", name, attr)
+    def add_grant(self, name, uids="0", gids="", cgroups=()):
+        d = os.path.join(self.root, "grants", name)
+        os.makedirs(d)
+        self.put(os.path.join(d, "uids"), uids)
+        self.put(os.path.join(d, "gids"), gids)
+        with open(os.path.join(d, "cgroups"), "w") as f:
+            f.write("".join(c + "\n" for c in cgroups))
+        return d
+
+    def port_file(self, name, attr, sub="ports"):
+        return os.path.join(self.root, sub, name, attr)
+
+    def grant_file(self, name, lst):
+        return os.path.join(self.root, "grants", name, lst)
+
+    def kernel_write(self, path, value):
+        """What the kernel does on a write to these files."""
+        rel = os.path.relpath(path, self.root).split(os.sep)
+        if rel[:1] == ["grants"] and rel[1:] == ["add"]:
+            name = value.strip()
+            if os.path.isdir(os.path.join(self.root, "grants", name)):
+                raise OSError(errno.EEXIST, os.strerror(errno.EEXIST))
+            self.add_grant(name)
+            return
+        if rel[:1] == ["grants"] and rel[1:] == ["remove"]:
+            d = os.path.join(self.root, "grants", value.strip())
+            if not os.path.isdir(d):
+                raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+            shutil.rmtree(d)
+            return
+        if rel[:1] == ["ports"] and rel[2:] == ["revoke"]:
+            d = os.path.join(self.root, "grants", rel[1])
+            if not os.path.isdir(d):
+                self.add_grant(rel[1])
+            self.put(os.path.join(d, "uids"), "")
+            self.put(os.path.join(d, "gids"), "")
+            self.put(os.path.join(d, "cgroups"), "")
+        if not os.path.exists(path):
+            raise FileNotFoundError(errno.ENOENT, "no such file")
+        with open(path, "w") as f:
+            f.write(value)
 
 
 class Base(unittest.TestCase):
@@ -100,7 +146,11 @@ class Base(unittest.TestCase):
         self.fs = FakeSysfs(self.tmp)
         self.fs.add_port("vm1", ATTACHED)
         self.fs.add_port("vm0", READY)
-        self.writes = []
+        self.fs.add_port("vm2@5", GONE, sub="gone")
+        self.fs.add_grant("vm1", uids="0 107",
+                          cgroups=["/machine.slice/vm1.scope"])
+        self.fs.add_grant("vm9", uids="108")
+        self.patch_write(self.fs.kernel_write)
 
     def tearDown(self):
         shutil.rmtree(self.tmp)
@@ -130,11 +180,12 @@ class Base(unittest.TestCase):
         self.addCleanup(setattr, ctl, "sysfs_write", orig)
 
     def failing_write(self, err, only=None):
+        kernel = self.fs.kernel_write
+
         def w(path, value):
             if only is None or path.endswith(only):
                 raise OSError(err, os.strerror(err))
-            ctl.__dict__["_orig_write"](path, value)
-        ctl.__dict__["_orig_write"] = ctl.sysfs_write
+            kernel(path, value)
         self.patch_write(w)
 
 
@@ -143,38 +194,50 @@ class TestList(Base):
         rc, out, err = self.run_ctl("list")
         self.assertEqual((rc, err), (0, ""))
         lines = out.splitlines()
-        self.assertEqual(len(lines), 4)
         self.assertTrue(lines[0].startswith("NAME"))
         for h in ("STATE", "OWNER(pid/comm)", "COPIER(pid/tid/comm)", "PKEY",
-                  "QUEUES", "POOL_MIB", "ATTACHES", "DENIALS", "REVOKED"):
+                  "QUEUES", "POOL_MIB", "ATTACHES", "DENIALS", "REVOKED",
+                  "GRANT"):
             self.assertIn(h, lines[0])
         # Sorted by name; the ready port shows no copier.
         self.assertEqual(lines[1].split()[:4], ["vm0", "ready", "100/testpmd",
                                                 "-"])
+        self.assertEqual(lines[1].split()[-1], "default")
         self.assertEqual(lines[2].split(),
                          ["vm1", "attached", "100/testpmd", "200/201/qemu-pd",
-                          "107", "1", "2", "2", "3", "1", "1"])
-        self.assertEqual(lines[1].split()[-5:], ["1", "4", "0", "0", "0"])
-        self.assertEqual(lines[3],
+                          "107", "1", "2", "2", "3", "1", "1", "uid:0,107",
+                          "cg:/machine.slice/vm1.scope"])
+        self.assertIn("svhostctl revoke NAME@ID", out)
+        self.assertRegex(out, r"(?m)^vm2@5\s+owner-gone\s+300/301/qemu-old"
+                         r"\s+107\s+1$")
+        self.assertRegex(out, r"(?m)^grants for names without a port:$")
+        self.assertRegex(out, r"(?m)^vm9\s+uid:108$")
+        self.assertEqual(lines[-1],
                          "total: 2 ports, 6.0 MiB pool, 3 attaches, "
                          "1 denials, 1 revocations, 4 invalid requests")
 
     def test_json_shape(self):
         for argv in (("list", "--json"), ("--json", "list")):
             j = self.json_of(*argv)
-            self.assertEqual(list(j), ["ports", "totals"])
+            self.assertEqual(list(j), ["ports", "gone", "grants", "totals"])
             self.assertEqual(list(j["totals"]), TOTAL_KEYS)
             self.assertEqual([p["name"] for p in j["ports"]], ["vm0", "vm1"])
-            for p in j["ports"]:
+            for p in j["ports"] + j["gone"]:
                 self.assertEqual(list(p), PORT_KEYS)
+            self.assertEqual([p["name"] for p in j["gone"]], ["vm2@5"])
+            self.assertEqual(j["gone"][0]["copier_pid"], 300)
             vm1 = j["ports"][1]
             self.assertEqual(vm1["copier_pid"], 200)
             self.assertIsInstance(vm1["pool_bytes"], int)
-            self.assertEqual(vm1["allowed_uids"], [0, 107])
-            self.assertEqual(vm1["allowed_gids"], [])
+            self.assertEqual(vm1["copier_cgroup"],
+                             "/machine.slice/vm1.scope")
             vm0 = j["ports"][0]
             self.assertEqual(vm0["copier_pid"], -1)
             self.assertEqual(vm0["copier_comm"], "")
+            self.assertEqual(j["grants"], [
+                {"name": "vm1", "uids": [0, 107], "gids": [],
+                 "cgroups": ["/machine.slice/vm1.scope"]},
+                {"name": "vm9", "uids": [108], "gids": [], "cgroups": []}])
             self.assertEqual(j["totals"]["invalid_requests"], 4)
 
     def test_no_ports(self):
@@ -192,6 +255,12 @@ class TestList(Base):
         rc, out, _ = self.run_ctl("list")
         self.assertEqual(rc, 0)
 
+    def test_empty_grant(self):
+        self.fs.put(self.fs.grant_file("vm1", "uids"), "")
+        self.fs.put(self.fs.grant_file("vm1", "cgroups"), "")
+        rc, out, _ = self.run_ctl("list")
+        self.assertRegex(out, r"(?m)^vm1 .* nobody$")
+
     def test_not_loaded(self):
         rc, out, err = self.run_ctl("list", root=os.path.join(self.tmp, "x"))
         self.assertEqual(rc, 1)
@@ -201,34 +270,55 @@ class TestList(Base):
 
 
 class TestShow(Base):
-    def test_text(self):
-        rc, out, err = self.run_ctl("show", "vm1")
-        self.assertEqual((rc, err), (0, ""))
+    def kv(self, out):
         kv = {}
         for line in out.splitlines():
             k, _, v = line.partition(":")
             kv[k.strip()] = v.strip()
-        self.assertEqual(list(kv), PORT_KEYS)
+        return kv
+
+    def test_text(self):
+        rc, out, err = self.run_ctl("show", "vm1")
+        self.assertEqual((rc, err), (0, ""))
+        kv = self.kv(out)
+        self.assertEqual(list(kv), PORT_KEYS + ["grant.uids", "grant.gids",
+                                                "grant.cgroups"])
         self.assertEqual(kv["state"], "attached")
         self.assertEqual(kv["pool_bytes"], "2097152 (2 MiB)")
-        self.assertEqual(kv["allowed_uids"], "0 107")
-        self.assertEqual(kv["allowed_gids"], "(none)")
+        self.assertEqual(kv["grant.uids"], "0 107")
+        self.assertEqual(kv["grant.gids"], "(none)")
+        self.assertEqual(kv["grant.cgroups"], "/machine.slice/vm1.scope")
         rc, out, _ = self.run_ctl("show", "vm0")
-        self.assertIn("copier_comm", out)
         self.assertRegex(out, r"copier_comm\s*: -\n")
+        self.assertRegex(out, r"grant.uids\s*: 0 \(default: no grant")
 
     def test_json(self):
         j = self.json_of("show", "vm1", "--json")
-        self.assertEqual(list(j), PORT_KEYS)
+        self.assertEqual(list(j), PORT_KEYS + ["grant"])
         self.assertEqual(j["name"], "vm1")
         for k in PORT_KEYS:
-            if k in ("name", "state", "owner_comm", "copier_comm"):
+            if k in ("name", "state", "owner_comm", "copier_comm",
+                     "copier_cgroup"):
                 self.assertIsInstance(j[k], str, k)
-            elif k.startswith("allowed_"):
-                self.assertIsInstance(j[k], list, k)
             else:
                 self.assertIsInstance(j[k], int, k)
         self.assertEqual(j["copier_pkey"], 1)
+        self.assertEqual(j["grant"], {"uids": [0, 107], "gids": [],
+                                      "cgroups": ["/machine.slice/vm1.scope"]})
+        self.assertIsNone(self.json_of("show", "vm0", "--json")["grant"])
+
+    def test_grant_without_port(self):
+        j = self.json_of("show", "vm9", "--json")
+        self.assertIsNone(j["state"])
+        self.assertEqual(j["grant"]["uids"], [108])
+        rc, out, _ = self.run_ctl("show", "vm9")
+        self.assertRegex(out, r"state\s*: no port")
+
+    def test_gone(self):
+        j = self.json_of("show", "vm2@5", "--json")
+        self.assertEqual(j["state"], "owner-gone")
+        self.assertEqual(j["copier_pid"], 300)
+        self.assertNotIn("grant", j)
 
     def test_extra_attributes(self):
         self.fs.put(self.fs.port_file("vm1", "future_counter"), 7)
@@ -246,10 +336,12 @@ class TestShow(Base):
         rc, out, err = self.run_ctl("show", "nope")
         self.assertEqual(rc, 1)
         self.assertEqual(out, "")
-        self.assertEqual(err, "svhostctl: show nope: no such port (ENOENT)\n")
+        self.assertEqual(err, "svhostctl: show nope: no such port or grant "
+                         "(ENOENT)\n")
 
     def test_bad_name(self):
-        for bad in ("../vm1", ".", "..", "a" * 32, "a/b", "", "x y"):
+        for bad in ("../vm1", ".", "..", "a" * 32, "a/b", "", "x y", "a@b",
+                    "@1"):
             rc, out, err = self.run_ctl("show", bad)
             self.assertEqual(rc, 2, bad)
             self.assertIn("invalid port name", err)
@@ -264,6 +356,28 @@ class TestShow(Base):
                                   root=os.path.join(self.tmp, "x"))
         self.assertEqual(rc, 1)
         self.assertIn("not loaded", err)
+
+
+class TestGrants(Base):
+    def test_table(self):
+        rc, out, err = self.run_ctl("grants")
+        self.assertEqual((rc, err), (0, ""))
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["NAME", "UIDS", "GIDS",
+                                            "CGROUPS", "PORT"])
+        self.assertEqual(lines[1].split(), ["vm1", "0", "107", "(none)",
+                                            "/machine.slice/vm1.scope",
+                                            "yes"])
+        self.assertEqual(lines[2].split(), ["vm9", "108", "(none)",
+                                            "(none)", "no"])
+
+    def test_json_and_empty(self):
+        j = self.json_of("grants", "--json")
+        self.assertEqual([g["name"] for g in j], ["vm1", "vm9"])
+        shutil.rmtree(os.path.join(self.fs.root, "grants", "vm1"))
+        shutil.rmtree(os.path.join(self.fs.root, "grants", "vm9"))
+        rc, out, _ = self.run_ctl("grants")
+        self.assertIn("no grants", out)
 
 
 class TestStats(Base):
@@ -302,11 +416,14 @@ class TestStats(Base):
 
 
 class TestGrant(Base):
-    def uids(self, port="vm1"):
-        return self.fs.get(self.fs.port_file(port, "allowed_uids"))
+    def uids(self, name="vm1"):
+        return self.fs.get(self.fs.grant_file(name, "uids"))
 
-    def gids(self, port="vm1"):
-        return self.fs.get(self.fs.port_file(port, "allowed_gids"))
+    def gids(self, name="vm1"):
+        return self.fs.get(self.fs.grant_file(name, "gids"))
+
+    def cgroups(self, name="vm1"):
+        return self.fs.get(self.fs.grant_file(name, "cgroups"))
 
     def test_grant_keeps_existing(self):
         rc, out, err = self.run_ctl("grant", "vm1", "--uid", "5", "--uid",
@@ -314,19 +431,53 @@ class TestGrant(Base):
         self.assertEqual((rc, err), (0, ""))
         self.assertEqual(self.uids(), "0 107 5\n")
         self.assertEqual(self.gids(), "36\n")
-        self.assertIn("allowed_uids: 0 107 5", out)
+        self.assertIn("vm1: uids: 0 107 5", out)
+        self.assertNotIn("new grant", out)
+
+    def test_grant_creates(self):
+        rc, out, err = self.run_ctl("grant", "vm0", "--uid", "107")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("vm0: new grant (it starts with uid 0", out)
+        self.assertEqual(self.uids("vm0"), "0 107\n")
+        # a name without a port works too
+        rc, out, err = self.run_ctl("grant", "later", "--gid", "36")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(self.gids("later"), "36\n")
+
+    def test_grant_cgroup(self):
+        rc, out, err = self.run_ctl(
+            "grant", "vm1", "--cgroup", "/sys/fs/cgroup/machine.slice/x",
+            "--cgroup", "/machine.slice/vm1.scope", "--cgroup", "/")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(self.cgroups(),
+                         "/machine.slice/vm1.scope\n/machine.slice/x\n/\n")
+
+    def test_bad_cgroup(self):
+        for bad in ("machine.slice", "/a//b", "/a/", "/a/../b", "/./a",
+                    "/a\x01", "/" + "x" * 600):
+            rc, _, err = self.run_ctl("grant", "vm1", "--cgroup", bad)
+            self.assertEqual(rc, 2, bad)
+            self.assertIn("invalid cgroup", err)
+
+    def test_too_many_cgroups(self):
+        argv = ["grant", "vm1"]
+        for i in range(8):
+            argv += ["--cgroup", "/c%d" % i]
+        rc, _, err = self.run_ctl(*argv)
+        self.assertEqual(rc, 1)
+        self.assertIn("at most 8", err)
 
     def test_grant_names(self):
         user = pwd.getpwuid(0).pw_name
         group = grp.getgrgid(0).gr_name
-        rc, _, err = self.run_ctl("grant", "vm0", "--user", user, "--group",
+        rc, _, err = self.run_ctl("grant", "vm9", "--user", user, "--group",
                                   group)
         self.assertEqual((rc, err), (0, ""))
-        self.assertEqual(self.uids("vm0"), "0\n")  # already there: no write
-        self.assertEqual(self.gids("vm0"), "0\n")
+        self.assertEqual(self.uids("vm9"), "108 0\n")
+        self.assertEqual(self.gids("vm9"), "0\n")
 
     def test_grant_nothing_new_does_not_write(self):
-        self.patch_write(lambda p, v: self.fail("unexpected write"))
+        self.patch_write(lambda p, v: self.fail("unexpected write %s" % p))
         rc, _, err = self.run_ctl("grant", "vm1", "--uid", "107")
         self.assertEqual((rc, err), (0, ""))
 
@@ -344,7 +495,8 @@ class TestGrant(Base):
                      ("grant", "vm1", "--uid", "-1"),
                      ("grant", "vm1", "--uid", "4294967295"),
                      ("grant", "vm1", "--gid"), ("grant", "--uid", "1"),
-                     ("grant", "../x", "--uid", "1")):
+                     ("grant", "../x", "--uid", "1"),
+                     ("grant", "vm2@5", "--uid", "1")):
             rc, _, err = self.run_ctl(*argv)
             self.assertEqual(rc, 2, argv)
             self.assertTrue(err.startswith("svhostctl: "), err)
@@ -360,11 +512,17 @@ class TestGrant(Base):
         self.assertEqual(self.uids(), "0 107\n")
 
     def test_kernel_rejects(self):
-        self.failing_write(errno.EINVAL)
+        self.failing_write(errno.EINVAL, only="uids")
         rc, _, err = self.run_ctl("grant", "vm1", "--uid", "5")
         self.assertEqual(rc, 1)
-        self.assertEqual(err, "svhostctl: grant vm1: writing allowed_uids: "
-                         "the kernel rejected the id list (EINVAL)\n")
+        self.assertEqual(err, "svhostctl: grant vm1: writing uids: "
+                         "the kernel rejected the list (EINVAL)\n")
+
+    def test_too_many_grants(self):
+        self.failing_write(errno.ENOSPC, only="add")
+        rc, _, err = self.run_ctl("grant", "new", "--uid", "5")
+        self.assertEqual(rc, 1)
+        self.assertIn("too many grants (ENOSPC)", err)
 
     def test_permission_denied(self):
         self.failing_write(errno.EACCES)
@@ -373,37 +531,66 @@ class TestGrant(Base):
         self.assertIn("permission denied (EACCES)", err)
         self.assertIn("root", err)
 
-    def test_missing_port(self):
-        rc, _, err = self.run_ctl("grant", "nope", "--uid", "5")
-        self.assertEqual(rc, 1)
-        self.assertEqual(err, "svhostctl: grant nope: no such port (ENOENT)\n")
+    def test_grant_vanishes_before_write(self):
+        kernel = self.fs.kernel_write
 
-    def test_port_vanishes_before_write(self):
         def w(path, value):
-            raise FileNotFoundError(errno.ENOENT, "gone")
+            if path.endswith("uids"):
+                raise FileNotFoundError(errno.ENOENT, "gone")
+            kernel(path, value)
         self.patch_write(w)
         rc, _, err = self.run_ctl("grant", "vm1", "--uid", "5")
         self.assertEqual(rc, 1)
-        self.assertIn("no such port (ENOENT)", err)
+        self.assertIn("removed meanwhile (ENOENT)", err)
+
+    def test_revokes_note(self):
+        fs = self.fs
+        kernel = fs.kernel_write
+
+        def w(path, value):
+            kernel(path, value)
+            if path.endswith("cgroups"):
+                fs.put(fs.port_file("vm1", "state"), "revoked")
+        self.patch_write(w)
+        # replacing is not what grant does; simulate a kernel revocation
+        rc, _, err = self.run_ctl("grant", "vm1", "--cgroup", "/other")
+        self.assertEqual(rc, 0)
+        self.assertIn("no longer admitted and was revoked", err)
 
 
 class TestUngrant(Base):
     def test_ungrant(self):
-        self.fs.put(self.fs.port_file("vm0", "allowed_gids"), "36 37")
-        rc, out, err = self.run_ctl("ungrant", "vm0", "--gid", "36")
+        self.fs.put(self.fs.grant_file("vm1", "gids"), "36 37")
+        rc, out, err = self.run_ctl("ungrant", "vm1", "--gid", "36")
         self.assertEqual((rc, err), (0, ""))
-        self.assertEqual(self.fs.get(self.fs.port_file("vm0",
-                                                        "allowed_gids")),
+        self.assertEqual(self.fs.get(self.fs.grant_file("vm1", "gids")),
                          "37\n")
 
-    def test_ungrant_all_writes_empty(self):
-        rc, _, err = self.run_ctl("ungrant", "vm0", "--uid", "0")
+    def test_ungrant_cgroup(self):
+        rc, out, err = self.run_ctl("ungrant", "vm1", "--cgroup",
+                                    "/machine.slice/vm1.scope")
         self.assertEqual((rc, err), (0, ""))
-        self.assertEqual(self.fs.get(self.fs.port_file("vm0",
-                                                        "allowed_uids")),
+        self.assertEqual(self.fs.get(self.fs.grant_file("vm1", "cgroups")),
+                         "\n")
+
+    def test_ungrant_default_creates(self):
+        rc, out, err = self.run_ctl("ungrant", "vm0", "--uid", "0")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(self.fs.get(self.fs.grant_file("vm0", "uids")),
                          "\n")
         rc, out, _ = self.run_ctl("show", "vm0")
-        self.assertRegex(out, r"allowed_uids\s*: \(none\)")
+        self.assertRegex(out, r"grant.uids\s*: \(none\)")
+
+    def test_ungrant_all(self):
+        rc, out, err = self.run_ctl("ungrant", "vm1", "--all")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("grant removed", out)
+        self.assertFalse(os.path.exists(self.fs.grant_file("vm1", "uids")))
+        rc, _, err = self.run_ctl("ungrant", "vm1", "--all")
+        self.assertEqual(rc, 1)
+        self.assertIn("no grant for this name (ENOENT)", err)
+        rc, _, err = self.run_ctl("ungrant", "vm1", "--all", "--uid", "1")
+        self.assertEqual(rc, 2)
 
     def test_not_granted_warns(self):
         rc, _, err = self.run_ctl("ungrant", "vm1", "--uid", "9", "--uid",
@@ -411,20 +598,19 @@ class TestUngrant(Base):
         self.assertEqual(rc, 0)
         self.assertEqual(err, "svhostctl: ungrant vm1: uid 9 was not "
                          "granted\n")
-        self.assertEqual(self.fs.get(self.fs.port_file("vm1",
-                                                        "allowed_uids")),
+        self.assertEqual(self.fs.get(self.fs.grant_file("vm1", "uids")),
                          "0\n")
 
     def test_revokes_attached_copier(self):
         fs = self.fs
-        orig = ctl.sysfs_write
+        kernel = fs.kernel_write
 
-        def kernel(path, value):  # what the kernel does on such a write
-            orig(path, value)
-            if path.endswith("allowed_uids") and "107" not in value.split():
+        def w(path, value):  # what the kernel does on such a write
+            kernel(path, value)
+            if path.endswith("uids") and "107" not in value.split():
                 fs.put(fs.port_file("vm1", "state"), "revoked")
                 fs.put(fs.port_file("vm1", "copier_pid"), -1)
-        self.patch_write(kernel)
+        self.patch_write(w)
         rc, _, err = self.run_ctl("ungrant", "vm1", "--uid", "107")
         self.assertEqual(rc, 0)
         self.assertEqual(err, "svhostctl: ungrant vm1: copier pid 200 "
@@ -437,9 +623,6 @@ class TestUngrant(Base):
     def test_errors(self):
         rc, _, err = self.run_ctl("ungrant", "vm1")
         self.assertEqual(rc, 2)
-        rc, _, err = self.run_ctl("ungrant", "nope", "--uid", "1")
-        self.assertEqual(rc, 1)
-        self.assertIn("ungrant nope: no such port (ENOENT)", err)
         rc, _, err = self.run_ctl("ungrant", "vm1", "--uid", "0",
                                   root=os.path.join(self.tmp, "x"))
         self.assertEqual(rc, 1)
@@ -453,7 +636,19 @@ class TestRevoke(Base):
         self.assertEqual(self.fs.get(self.fs.port_file("vm1", "revoke")),
                          "1\n")
         self.assertEqual(out, "vm1: revoked copier pid 200 tid 201 "
-                         "(qemu-pd)\n")
+                         "(qemu-pd)\nvm1: grant withdrawn: no copier "
+                         "attaches again before 'svhostctl grant vm1 ...'\n")
+        # the fake kernel emptied the grant, as the real one does
+        self.assertEqual(self.fs.get(self.fs.grant_file("vm1", "uids")),
+                         "\n")
+
+    def test_revoke_gone(self):
+        rc, out, err = self.run_ctl("revoke", "vm2@5")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(self.fs.get(self.fs.port_file("vm2@5", "revoke",
+                                                       sub="gone")), "1\n")
+        self.assertEqual(out, "vm2@5: revoked copier pid 300 tid 301 "
+                         "(qemu-old)\n")
 
     def test_no_copier(self):
         self.failing_write(errno.ENOENT)
@@ -464,10 +659,11 @@ class TestRevoke(Base):
                          "(ENOENT)\n")
 
     def test_missing_port(self):
-        rc, _, err = self.run_ctl("revoke", "nope")
-        self.assertEqual(rc, 1)
-        self.assertEqual(err, "svhostctl: revoke nope: no such port "
-                         "(ENOENT)\n")
+        for name in ("nope", "nope@1"):
+            rc, _, err = self.run_ctl("revoke", name)
+            self.assertEqual(rc, 1)
+            self.assertEqual(err, "svhostctl: revoke %s: no such port "
+                             "(ENOENT)\n" % name)
 
     def test_port_vanishes(self):
         fs = self.fs
@@ -566,8 +762,8 @@ class TestHelp(Base):
             self.assertIn(s, out)
 
     def test_command_help(self):
-        for cmd in ("list", "show", "grant", "ungrant", "revoke", "stats",
-                    "set-limit"):
+        for cmd in ("list", "show", "grants", "grant", "ungrant", "revoke",
+                    "stats", "set-limit"):
             rc, out, _ = self.run_ctl(cmd, "--help")
             self.assertEqual(rc, 0, cmd)
             for s in ("usage: svhostctl %s" % cmd, "examples:",
@@ -605,9 +801,11 @@ class TestExecutable(Base):
         rc, out, err = self.sh("list", "--json")
         self.assertEqual(rc, 0, err)
         self.assertEqual(len(json.loads(out)["ports"]), 2)
+        self.assertEqual(len(json.loads(out)["gone"]), 1)
         rc, out, err = self.sh("show", "nope")
         self.assertEqual((rc, out), (1, ""))
-        self.assertEqual(err, "svhostctl: show nope: no such port (ENOENT)\n")
+        self.assertEqual(err, "svhostctl: show nope: no such port or grant "
+                         "(ENOENT)\n")
         rc, _, _ = self.sh("bogus")
         self.assertEqual(rc, 2)
 
