@@ -132,12 +132,12 @@ run svhostctl list || bad "svhostctl list"
 run svhostctl show "$PORT" || bad "svhostctl show"
 export OWNER_PID=$DEMO_PID
 jcheck \
-	"port is ready, owned by svhost-demo[$DEMO_PID], root-only ACL, >= 1 denial" \
-	'j["state"] == "ready" and j["owner_pid"] == int(E["OWNER_PID"]) and j["owner_comm"] == "svhost-demo" and j["allowed_uids"] == [0] and j["allowed_gids"] == [] and j["denials"] >= 1 and j["copier_pid"] == -1 and j["queue_pairs"] == 1 and j["ring_size"] == 256 and j["buf_size"] == 2048 and j["buf_count"] == 1024 and j["pool_bytes"] == 2 * 1024 * 1024' < <(svhostctl show "$PORT" --json)
+	"port is ready, owned by svhost-demo[$DEMO_PID], no grant (uid 0 only), >= 1 denial" \
+	'j["state"] == "ready" and j["owner_pid"] == int(E["OWNER_PID"]) and j["owner_comm"] == "svhost-demo" and j["grant"] is None and j["denials"] >= 1 and j["copier_pid"] == -1 and j["queue_pairs"] == 1 and j["ring_size"] == 256 and j["buf_size"] == 2048 and j["buf_count"] == 1024 and j["pool_bytes"] == 2 * 1024 * 1024' < <(svhostctl show "$PORT" --json)
 run svhostctl grant "$PORT" --uid "$COPIER_UID" || bad "svhostctl grant"
 export COPIER_UID
-jcheck "allowed_uids is now [0, $COPIER_UID]" \
-	'j["allowed_uids"] == [0, int(E["COPIER_UID"])]' < <(svhostctl show "$PORT" --json)
+jcheck "the grant for $PORT now lists uids [0, $COPIER_UID]" \
+	'j["grant"]["uids"] == [0, int(E["COPIER_UID"])]' < <(svhostctl show "$PORT" --json)
 resume
 
 wait_pause attached
@@ -166,19 +166,10 @@ run svhostctl revoke "$PORT" || bad "svhostctl revoke"
 resume
 
 wait_pause revoked
-section "Administrator: the copier saw REVOKED/ADMIN without a signal and attached again (its grant still admits it)"
+section "Administrator: the copier saw REVOKED/ADMIN without a signal and stays out (the revoke emptied its grant)"
 run svhostctl show "$PORT" || bad "svhostctl show"
-jcheck "state attached again, 1 revocation, 2 attaches, same copier process" \
-	'j["state"] == "attached" and j["revocations"] == 1 and j["attaches"] == 2 and j["copier_pid"] == int(E["P_pid"])' < <(svhostctl show "$PORT" --json)
-section "Administrator: withdraw the copier's grant (revokes it with reason ACL)"
-run svhostctl ungrant "$PORT" --uid "$COPIER_UID" || bad "svhostctl ungrant"
-resume
-
-wait_pause ungranted
-section "Administrator: the copier saw REVOKED/ACL and stays down; inspect the port"
-jcheck "state revoked, 2 revocations, copier fields cleared, root-only ACL" \
-	'j["state"] == "revoked" and j["revocations"] == 2 and j["copier_pid"] == -1 and j["allowed_uids"] == [0]' < <(svhostctl show "$PORT" --json)
-run svhostctl show "$PORT" || bad "svhostctl show"
+jcheck "state revoked, 1 revocation, copier fields cleared, the grant emptied" \
+	'j["state"] == "revoked" and j["revocations"] == 1 and j["copier_pid"] == -1 and j["grant"]["uids"] == []' < <(svhostctl show "$PORT" --json)
 printf '# svhostctl revoke %s   (again: must fail)\n' "$PORT"
 if out=$(svhostctl revoke "$PORT" 2>&1); then
 	bad "second revoke succeeded"
@@ -189,6 +180,25 @@ else
 	*) bad "second revoke: unexpected message" ;;
 	esac
 fi
+section "Administrator: grant the copier again"
+run svhostctl grant "$PORT" --uid "$COPIER_UID" || bad "svhostctl grant"
+resume
+
+wait_pause reattached
+section "Administrator: the copier's PD thread attached again by itself"
+run svhostctl show "$PORT" || bad "svhostctl show"
+jcheck "state attached again, 2 attaches, same copier process" \
+	'j["state"] == "attached" and j["attaches"] == 2 and j["copier_pid"] == int(E["P_pid"])' < <(svhostctl show "$PORT" --json)
+section "Administrator: withdraw the copier's grant (revokes it with reason ACL)"
+run svhostctl ungrant "$PORT" --uid "$COPIER_UID" || bad "svhostctl ungrant"
+resume
+
+wait_pause ungranted
+section "Administrator: the copier saw REVOKED/ACL and stays down; inspect the port"
+jcheck "state revoked, 2 revocations, copier fields cleared, nobody granted" \
+	'j["state"] == "revoked" and j["revocations"] == 2 and j["copier_pid"] == -1 and j["grant"]["uids"] == []' < <(svhostctl show "$PORT" --json)
+run svhostctl show "$PORT" || bad "svhostctl show"
+run svhostctl grants || bad "svhostctl grants"
 resume
 
 section "Both sides exit"
@@ -199,6 +209,7 @@ exec 3<&- 4>&-
 if [ "$rc" -eq 0 ]; then ok "svhost-demo exited 0"; else bad "svhost-demo exited $rc"; fi
 
 section "Teardown: nothing left behind"
+run svhostctl ungrant "$PORT" --all || bad "svhostctl ungrant --all"
 run svhostctl list || bad "svhostctl list"
 run svhostctl stats || bad "svhostctl stats"
 pc=$(sysval ports_count) pb=$(sysval pool_bytes)

@@ -26,15 +26,17 @@
  * making the pool executable, making the header writable).
  *
  * Losing the port is shown twice: the administrator revokes the copier (no
- * signal; the header says REVOKED/ADMIN; the PD thread stops, and attaches
- * again by itself because the grant still admits it), then withdraws the
+ * signal; the header says REVOKED/ADMIN; the PD thread stops, and since a
+ * revoke also empties the grant it stays out until the administrator
+ * grants again, when it attaches again by itself), then withdraws the
  * grant (REVOKED/ACL; the PD stays down).
  *
  * Administrative steps are done by an administrator with svhostctl while
  * the demo waits: pass --ctl DIR with two FIFOs, DIR/status (the demo writes
  * "PAUSE <tag> key=value..." lines) and DIR/cmd (the demo reads "continue"
- * or "abort").  Without --ctl the demo performs those steps itself by
- * writing sysfs.  tools/demo/run-demo.sh drives it.
+ * or "abort").  Without --ctl the demo runs those svhostctl commands itself
+ * (--svhostctl PATH, default tools/svhostctl).  tools/demo/run-demo.sh
+ * drives it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,16 +70,17 @@
 
 #define MSG_TIMEOUT_MS		(900 * 1000)	/* TCG is slow */
 #define STALL_TIMEOUT_S		120.0
-#define SYSFS_PORTS		"/sys/kernel/svhost/ports"
 
 static struct {
 	const char *port;
 	const char *ctl;
+	const char *svhostctl;
 	uint64_t packets;
 	uid_t copier_uid;
 	gid_t copier_gid;
 } opt = {
 	.port = "demo0",
+	.svhostctl = "tools/svhostctl",
 	.packets = 100000,
 	.copier_uid = 4242,
 	.copier_gid = 4242,
@@ -223,18 +226,6 @@ static int expect_msg(const char *prefix, char *line, size_t size, int *fds, int
 		return -1;
 	}
 	return 0;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
 }
 
 /* The mapping of /dev/svhost in this process with the most (largest) or fewest bytes. */
@@ -613,7 +604,7 @@ static int copier_main(void *owner_pool, size_t owner_pool_size)
 	    dev_stat("pd.sleeps"));
 	send_msg(NULL, 0, "DATAPATH_OK");
 
-	/* 1. the administrator revokes us: no signal, the PD stops, then re-attaches */
+	/* 1. the administrator revokes us: no signal, the PD stops and stays out */
 	send_msg(NULL, 0, "IDLE");
 	say("PD thread idle and attached; waiting for the administrator to revoke it");
 	if (wait_state(SVH_DEV_REVOKED, MSG_TIMEOUT_MS / 1000.0, &reason)) {
@@ -627,25 +618,35 @@ static int copier_main(void *owner_pool, size_t owner_pool_size)
 		     "lives on");
 	else
 		fail("expected REVOKED/ADMIN and no signal");
-	if (wait_state(SVH_DEV_ATTACHED, 30, NULL) == 0)
-		pass("the PD thread attached again by itself (the grant still admits it); "
-		     "%" PRIu64 " attaches so far", dev_stat("pd.attaches"));
+	sleep(2);	/* several attach attempts: the revoke emptied our grant */
+	if (svh_dev_state(dev, NULL) == SVH_DEV_REVOKED && dev_stat("pd.attach_failures") > 0)
+		pass("still out after 2 s: %" PRIu64 " attach attempts refused",
+		     dev_stat("pd.attach_failures"));
+	else
+		fail("the PD is %s after the revoke",
+		     svh_dev_state_name(svh_dev_state(dev, NULL)));
+	send_msg(NULL, 0, "REVOKED reason=%u signals=%d", reason, (int)signals_seen);
+
+	/* 2. granted again: the PD attaches again by itself */
+	if (expect_msg("REGRANTED", line, sizeof(line), NULL, NULL))
+		return 1;
+	if (wait_state(SVH_DEV_ATTACHED, 60, NULL) == 0)
+		pass("granted again: the PD thread attached again by itself (%" PRIu64
+		     " attaches)", dev_stat("pd.attaches"));
 	else
 		fail("the PD thread did not attach again");
-	send_msg(NULL, 0, "REVOKED reason=%u signals=%d reattached=%d", reason,
-		 (int)signals_seen, svh_dev_state(dev, NULL) == SVH_DEV_ATTACHED);
+	send_msg(NULL, 0, "REATTACHED attaches=%" PRIu64, dev_stat("pd.attaches"));
 
-	/* 2. the administrator withdraws the grant: the PD stays down */
+	/* 3. the administrator withdraws the grant: the PD stays down */
 	if (expect_msg("UNGRANTED", line, sizeof(line), NULL, NULL))
 		return 1;
 	if (wait_state(SVH_DEV_REVOKED, 30, &reason) || reason != SVHOST_REASON_ACL)
 		fail("expected REVOKED/ACL after the grant was withdrawn (reason %u)", reason);
 	else
 		pass("grant withdrawn: REVOKED/ACL, no signal (%d)", (int)signals_seen);
-	sleep(2);	/* several attach attempts, all refused */
-	if (svh_dev_state(dev, NULL) == SVH_DEV_REVOKED && dev_stat("pd.attach_failures") > 0)
-		pass("still down after 2 s: %" PRIu64 " attach attempts refused",
-		     dev_stat("pd.attach_failures"));
+	sleep(2);
+	if (svh_dev_state(dev, NULL) == SVH_DEV_REVOKED)
+		pass("still down after 2 s");
 	else
 		fail("the PD is %s after the grant was withdrawn",
 		     svh_dev_state_name(svh_dev_state(dev, NULL)));
@@ -701,21 +702,30 @@ static int admin_pause(const char *tag, const char *info)
 	return 0;
 }
 
-/* Without --ctl: write a port's sysfs attribute ourselves. */
-static int admin_write(const char *attr, const char *val)
+/* Without --ctl: the administrator's step ourselves, with svhostctl CMD [OPT ARG] PORT. */
+static int admin_do(const char *cmd, const char *opt1, const char *opt2)
 {
-	char path[256];
-	int rc;
+	pid_t p;
+	int st;
 
 	if (opt.ctl)
 		return 0;
-	snprintf(path, sizeof(path), SYSFS_PORTS "/%s/%s", opt.port, attr);
-	rc = write_file(path, val);
-	if (rc)
-		fail("write %s: %s", path, strerror(-rc));
-	else
-		say("wrote '%.*s' to %s", (int)strcspn(val, "\n"), val, path);
-	return rc;
+	fflush(stdout);
+	p = fork();
+	if (p == 0) {
+		if (opt1)
+			execl(opt.svhostctl, opt.svhostctl, cmd, opt1, opt2, opt.port, (char *)NULL);
+		else
+			execl(opt.svhostctl, opt.svhostctl, cmd, opt.port, (char *)NULL);
+		_exit(127);
+	}
+	if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		fail("%s %s %s: failed", opt.svhostctl, cmd, opt.port);
+		return -1;
+	}
+	say("ran %s %s%s%s%s%s %s", opt.svhostctl, cmd, opt1 ? " " : "", opt1 ? opt1 : "",
+	    opt1 ? " " : "", opt1 ? opt2 : "", opt.port);
+	return 0;
 }
 
 /* The vSwitch's data path: send opt.packets to the guest, receive as many. */
@@ -785,7 +795,7 @@ static int owner_main(void)
 				   .buf_size = 2048, .buf_count = 1024 };
 	struct svhost_version ver = { 0 };
 	struct svh_vsw *v = NULL;
-	char line[256], info[256];
+	char line[256], info[256], uid[16];
 	int rc, sv[2], status, fd, fds[4], nfds;
 	void *pool;
 	size_t pool_len;
@@ -849,8 +859,8 @@ static int owner_main(void)
 		 (int)copier_pid, (unsigned)opt.copier_uid);
 	if (admin_pause("grant", info))
 		goto kill;
-	snprintf(info, sizeof(info), "0 %u\n", (unsigned)opt.copier_uid);
-	if (admin_write("allowed_uids", info))
+	snprintf(uid, sizeof(uid), "%u", (unsigned)opt.copier_uid);
+	if (admin_do("grant", "--uid", uid))
 		goto kill;
 	send_msg(NULL, 0, "GRANTED");
 
@@ -875,31 +885,46 @@ static int owner_main(void)
 	/* 3. Attached and idle: the administrator inspects, then revokes. */
 	if (expect_msg("IDLE", line, sizeof(line), NULL, NULL) || admin_pause("attached", info))
 		goto kill;
-	if (admin_write("revoke", "1\n"))
+	if (admin_do("revoke", NULL, NULL))
 		goto kill;
 	if (expect_msg("REVOKED", line, sizeof(line), NULL, NULL))
-		goto kill;
-	say("copier reports: %s", line);
-
-	/* 4. The copier is back; the administrator withdraws the grant. */
-	snprintf(info, sizeof(info), "port=%s copier_uid=%u", opt.port,
-		 (unsigned)opt.copier_uid);
-	if (admin_pause("revoked", info))
-		goto kill;
-	if (admin_write("allowed_uids", "0\n"))
-		goto kill;
-	send_msg(NULL, 0, "UNGRANTED");
-	if (expect_msg("DOWN", line, sizeof(line), NULL, NULL))
 		goto kill;
 	say("copier reports: %s", line);
 	if (!svh_vsw_copier_attached(v))
 		pass("the port's header shows no copier attached");
 	else
 		fail("the port still shows a copier");
+
+	/* 4. The administrator grants again; the copier comes back by itself. */
+	snprintf(info, sizeof(info), "port=%s copier_uid=%u", opt.port,
+		 (unsigned)opt.copier_uid);
+	if (admin_pause("revoked", info))
+		goto kill;
+	snprintf(uid, sizeof(uid), "%u", (unsigned)opt.copier_uid);
+	if (admin_do("grant", "--uid", uid))
+		goto kill;
+	send_msg(NULL, 0, "REGRANTED");
+	if (expect_msg("REATTACHED", line, sizeof(line), NULL, NULL))
+		goto kill;
+	say("copier reports: %s", line);
+	if (svh_vsw_copier_attached(v))
+		pass("the port's header shows the copier attached again");
+	else
+		fail("the port does not show the copier");
+
+	/* 5. The administrator withdraws the grant: the copier stays out. */
+	if (admin_pause("reattached", info))
+		goto kill;
+	if (admin_do("ungrant", "--uid", uid))
+		goto kill;
+	send_msg(NULL, 0, "UNGRANTED");
+	if (expect_msg("DOWN", line, sizeof(line), NULL, NULL))
+		goto kill;
+	say("copier reports: %s", line);
 	if (admin_pause("ungranted", info))
 		goto kill;
 
-	/* 5. Teardown. */
+	/* 6. Teardown. */
 	for (unsigned i = 0; i < 2; i++)
 		svh_vsw_ring_stop(v, 0, i);
 	send_msg(NULL, 0, "BYE");
@@ -932,18 +957,21 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: svhost-demo [--packets N] [--copier-uid UID] [--port NAME] [--ctl DIR]\n"
+"                   [--svhostctl PATH]\n"
 "\n"
 "Run as root with svhost.ko loaded.  Creates a port (owner = vSwitch role),\n"
 "forks a copier (QEMU role) that drops to UID (default 4242) and whose PD\n"
 "thread attaches with a protection key, and moves N packets (default 100000)\n"
 "each way with integrity checks; then shows the PKU fault of a non-PD thread,\n"
-"a revocation (no signal, REVOKED in the header, the PD attaches again), a\n"
-"withdrawn grant (the PD stays down) and a clean teardown.\n"
+"a revocation (no signal, REVOKED in the header, the PD stays out until a new\n"
+"grant, then attaches again), a withdrawn grant (the PD stays down) and a\n"
+"clean teardown.\n"
 "\n"
 "--ctl DIR  pause for the administrator: write \"PAUSE <tag> k=v...\" lines to\n"
 "           the FIFO DIR/status and wait for \"continue\" on DIR/cmd (tags:\n"
-"           grant, attached, revoked, ungranted).  Without it the demo writes\n"
-"           sysfs itself.\n"
+"           grant, attached, revoked, reattached, ungranted).  Without it the\n"
+"           demo runs the svhostctl commands itself (--svhostctl, default\n"
+"           tools/svhostctl).\n"
 "\n"
 "Exit status 0 when every check passed, 1 otherwise, 2 on usage errors.\n");
 }
@@ -967,6 +995,7 @@ int main(int argc, char **argv)
 		{ "copier-uid", required_argument, NULL, 'u' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "ctl", required_argument, NULL, 'c' },
+		{ "svhostctl", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -974,7 +1003,7 @@ int main(int argc, char **argv)
 	int c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "n:u:p:c:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:u:p:c:s:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			errno = 0;
@@ -994,6 +1023,9 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			opt.ctl = optarg;
+			break;
+		case 's':
+			opt.svhostctl = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -20,23 +20,23 @@
  *               when the broker is absent); the guest thread must fault
  *               with SEGV_PKUERR on the pool mapping, only the PD may touch it;
  *   --memfd     the test-only memfd transport, both sides opting in (host);
- *   --revoke    (broker) the administrator revokes the copier mid-stream,
- *               once by withdrawing the grant (reason ACL; the PD must stop
- *               within one batch and stay down until the grant is back) and
- *               once through sysfs "revoke" (reason ADMIN; the grant still
- *               admits it, so the PD attaches again by itself).  The child
- *               must see both, lose at most one batch each time, survive
- *               (no SIGBUS), and finish every packet after re-attaching.
+ *   --revoke    (broker) the administrator (svhostctl) revokes the copier
+ *               mid-stream, once by withdrawing the grant (reason ACL) and
+ *               once with "revoke" (reason ADMIN, which also empties the
+ *               grant), granting again a second later each time.  The PD
+ *               must stop within one batch and stay down while not
+ *               granted; the child must see both reasons, lose at most one
+ *               batch each time, get no signal, attach again by itself and
+ *               finish every packet.
  *
  *   broker_e2e [--memfd] [--revoke [--svhostctl PATH]] [-n packets] [-t seconds]
  *
- * With --svhostctl the administrator's steps are svhostctl commands
- * (ungrant, grant, revoke); without, direct writes to the port's sysfs.
+ * --svhostctl gives the administrator's tool (default tools/svhostctl, run
+ * from the repository's top).
  *
  * Exit: 0 pass, 1 fail, 4 skip.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -508,37 +508,16 @@ static unsigned vsw_pass(struct vsw *s)
 	return work;
 }
 
-static const char *svhostctl;	/* --svhostctl PATH: the administrator's tool */
+static const char *svhostctl = "tools/svhostctl";	/* --svhostctl PATH */
 
-/* The administrator: svhostctl ARGS... NAME (or, without it, the sysfs file). */
-static int admin(const char *cmd, const char *opt1, const char *opt2, const char *attr,
-		 const char *val);
-
-static int sysfs_write(const char *attr, const char *val)
-{
-	char path[128];
-	int fd, rc = 0;
-
-	snprintf(path, sizeof(path), "/sys/kernel/svhost/ports/%s/%s", port_name, attr);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-static int admin(const char *cmd, const char *opt1, const char *opt2, const char *attr,
-		 const char *val)
+/* The administrator: svhostctl CMD [OPT ARG] PORT, its output as diagnostics. */
+static int admin(const char *cmd, const char *opt1, const char *opt2)
 {
 	char buf[1024];
 	ssize_t n;
 	pid_t p;
 	int st, pfd[2];
 
-	if (!svhostctl)
-		return sysfs_write(attr, val);
 	if (pipe(pfd))
 		return -errno;
 	fflush(stdout);
@@ -553,7 +532,6 @@ static int admin(const char *cmd, const char *opt1, const char *opt2, const char
 		_exit(127);
 	}
 	close(pfd[1]);
-	/* its output as KTAP diagnostics */
 	while ((n = read(pfd[0], buf, sizeof(buf) - 1)) > 0) {
 		buf[n] = 0;
 		for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n"))
@@ -576,7 +554,7 @@ int main(int argc, char **argv)
 	struct vsw s = { 0 };
 	struct msg m = { 0 };
 	int c, rc, st = 0, child_done = 0, fds[4];
-	int phase = 0;	/* revoke: 0 before, 1 grant withdrawn, 2 granted, 3 revoked */
+	int phase = 0;	/* revoke: 0, 1 ungranted, 2 granted, 3 revoked, 4 granted */
 	double deadline, t_phase = 0;
 	uint64_t idle = 0;
 	pid_t pid;
@@ -655,20 +633,24 @@ int main(int argc, char **argv)
 		unsigned work = vsw_pass(&s);
 
 		if (revoke_mode) {
-			/* the administrator, at a third and two thirds of the stream */
-			if (phase == 0 && s.rx_pkts > npkts / 3) {
-				rc = admin("ungrant", "--uid", "0", "allowed_uids", "\n");
-				printf("# admin: grant of uid 0 withdrawn: %s\n", strerror(-rc));
-				phase = 1;
+			/*
+			 * The administrator: at a third of the stream withdraws the
+			 * grant (ACL), a second later grants again; at two thirds
+			 * revokes (ADMIN; the broker empties the grant too, so the
+			 * copier stays out), a second later grants again.
+			 */
+			if ((phase == 0 && s.rx_pkts > npkts / 3) ||
+			    (phase == 2 && s.rx_pkts > 2 * npkts / 3)) {
+				rc = phase == 0 ? admin("ungrant", "--uid", "0")
+						: admin("revoke", NULL, NULL);
+				printf("# admin: %s: %s\n", phase == 0 ? "grant of uid 0 withdrawn" :
+				       "revoked", strerror(-rc));
+				phase++;
 				t_phase = now();
-			} else if (phase == 1 && now() - t_phase > 1.0) {
-				rc = admin("grant", "--uid", "0", "allowed_uids", "0");
+			} else if ((phase == 1 || phase == 3) && now() - t_phase > 1.0) {
+				rc = admin("grant", "--uid", "0");
 				printf("# admin: uid 0 granted again: %s\n", strerror(-rc));
-				phase = 2;
-			} else if (phase == 2 && s.rx_pkts > 2 * npkts / 3) {
-				rc = admin("revoke", NULL, NULL, "revoke", "1");
-				printf("# admin: revoke: %s\n", strerror(-rc));
-				phase = 3;
+				phase++;
 			}
 		}
 		if (!work) {
