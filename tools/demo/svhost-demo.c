@@ -1,38 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * svhost-demo: end-to-end demonstration of the svhost broker.
+ * svhost-demo: end-to-end demonstration of secure-vhost through the broker.
  *
  * Two processes, as in production:
  *
- *   owner  (this process; plays the vSwitch) creates port "demo0" on
- *          /dev/svhost and is the producer of both rings: it posts filled
- *          buffers on TO_GUEST and empty buffers on TO_VSWITCH, and checks
- *          what comes back.
+ *   owner  (this process; plays the vSwitch) creates port "demo0" with
+ *          libsvhost's vSwitch role (svh_vsw_create on /dev/svhost) and
+ *          moves packets with it: svh_vsw_send towards the guest,
+ *          svh_vsw_recv/recv_copy/recv_release from it.
  *
  *   copier (a forked child that drops to an unprivileged uid; plays QEMU)
- *          runs a packet-delivery (PD) thread that allocates a protection
- *          key, attaches to the port with it (the kernel tags rings and pool
- *          with the key), enables the key in its own PKRU only, and is the
- *          consumer of both rings, copying packets between the pool and its
- *          private "guest memory".  A "vcpu" thread shows that any other
- *          thread of the copier faults with SEGV_PKUERR.
+ *          is libsvhost's device role: its PD thread runs svh_dev_run(),
+ *          which allocates a protection key, attaches to the port (the
+ *          kernel tags rings and pool with the key), opens PKRU for itself
+ *          only and copies between the pool and the guest's virtqueues.  A
+ *          "vcpu" thread drives a synthetic guest (a virtio-net driver over
+ *          split virtqueues in the copier's private memory) and shows that
+ *          any thread but the PD faults with SEGV_PKUERR on the pool.
  *
- * Everything that moves data or talks to the broker the normal way comes
- * from libsvhost (tools/lib/svhost): svh_broker_version, svh_port_create /
- * svh_port_attach / svh_port_close (open, ioctl, layout check, mmap of
- * header, rings and pool), svh_ring_* (producer and consumer: posting,
- * peeking, filling, completing, reaping, with every index and descriptor
- * read once and validated) and the PKRU helpers (svh_pkey_alloc,
- * svh_pkey_set_thread, svh_rdpkru).  This file only adds the demo itself:
- * the packets and their integrity checks, the administrator pauses, and the
- * negative checks that poke the broker directly on purpose (attach
- * refusals, a writable header mapping, re-keying, mmap after revocation).
+ * The demo uses libsvhost's public API only (svhost/vswitch.h,
+ * svhost/device.h).  It adds the packets and their checks, the
+ * administrator's pauses, and a few raw calls on /dev/svhost and on the
+ * copier's own mappings that provoke the broker's refusals on purpose
+ * (PORT_CREATE without CAP_NET_ADMIN, malformed attaches, re-keying or
+ * making the pool executable, making the header writable).
  *
- * Administrative steps (grant, revoke) are done by an administrator with
- * svhostctl while the demo waits: pass --ctl DIR with two FIFOs, DIR/status
- * (the demo writes "PAUSE <tag> key=value..." lines) and DIR/cmd (the demo
- * reads "continue" or "abort").  Without --ctl the demo performs those steps
- * itself by writing sysfs.  tools/demo/run-demo.sh drives it.
+ * Losing the port is shown twice: the administrator revokes the copier (no
+ * signal; the header says REVOKED/ADMIN; the PD thread stops, and since a
+ * revoke also empties the grant it stays out until the administrator
+ * grants again, when it attaches again by itself), then withdraws the
+ * grant (REVOKED/ACL; the PD stays down).
+ *
+ * Administrative steps are done by an administrator with svhostctl while
+ * the demo waits: pass --ctl DIR with two FIFOs, DIR/status (the demo writes
+ * "PAUSE <tag> key=value..." lines) and DIR/cmd (the demo reads "continue"
+ * or "abort").  Without --ctl the demo runs those svhostctl commands itself
+ * (--svhostctl PATH, default tools/svhostctl).  tools/demo/run-demo.sh
+ * drives it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,67 +46,41 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/svhost.h>	/* the broker's uapi, for the raw refusals */
 
-#include <svhost/broker.h>
-#include <svhost/compiler.h>
-#include <svhost/ring.h>
+#include "guest.h"		/* the synthetic guest: public API only */
 
 #ifndef SEGV_PKUERR
 #define SEGV_PKUERR 4
 #endif
 
-/* Port geometry of the demo. */
-#define DEMO_BUF_SIZE		2048
-#define DEMO_BUF_COUNT		1024
-static const struct svh_port_params demo_geom = {
-	.queue_pairs = 1, .ring_size = 256,
-	.buf_size = DEMO_BUF_SIZE, .buf_count = DEMO_BUF_COUNT,
-};
-
-/* Packets: 60..1514 bytes, a 16-byte header then a pattern. */
-#define PKT_MIN_LEN		60
-#define PKT_MAX_LEN		1514
-#define PKT_MAGIC_TO_GUEST	0x47545350u	/* "PSTG" */
-#define PKT_MAGIC_TO_VSWITCH	0x56545350u	/* "PSTV" */
-
-#define BATCH			32
-#define MSG_TIMEOUT_MS		(600 * 1000)	/* TCG is slow */
-#define STALL_TIMEOUT_NS	(120ull * 1000000000ull)
-#define REVOKE_TIMEOUT_NS	(900ull * 1000000000ull)
-
-#define SYSFS_PORTS		"/sys/kernel/svhost/ports"
-
-struct pkt_hdr {
-	uint64_t seq;
-	uint32_t len;
-	uint32_t magic;
-};
-
-/* ------------------------------------------------------------------------
- * Options and common helpers
- */
+#define MSG_TIMEOUT_MS		(900 * 1000)	/* TCG is slow */
+#define STALL_TIMEOUT_S		120.0
 
 static struct {
 	const char *port;
 	const char *ctl;
+	const char *svhostctl;
 	uint64_t packets;
 	uid_t copier_uid;
 	gid_t copier_gid;
 } opt = {
 	.port = "demo0",
+	.svhostctl = "tools/svhostctl",
 	.packets = 100000,
 	.copier_uid = 4242,
 	.copier_gid = 4242,
@@ -110,6 +88,11 @@ static struct {
 
 static const char *role = "owner";
 static int failures;
+static int sock = -1;		/* owner <-> copier, the "vhost-user socket" */
+
+/* ------------------------------------------------------------------------
+ * Reports, messages, small helpers
+ */
 
 static void vreport(const char *kind, const char *fmt, va_list ap)
 {
@@ -135,6 +118,20 @@ REPORT_FN(say, "", (void)0)
 REPORT_FN(pass, "ok: ", (void)0)
 REPORT_FN(fail, "FAIL: ", failures++)
 
+/* libsvhost's log lines (print callback), tagged with our role */
+static int lib_print(enum svh_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	if (level == SVH_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = 0;
+	printf("[%s] %s\n", role, buf);
+	fflush(stdout);
+	return 0;
+}
+
 static const char *errname(int e)
 {
 	const char *n = e ? strerrorname_np(e) : "success";
@@ -154,690 +151,515 @@ static void expect_err(const char *what, int rc, int want)
 		pass("%s refused with %s", what, errname(want));
 }
 
-/* A raw mmap of the broker's file that must be refused. */
-static void expect_mmap_err(const char *what, int fd, size_t len, int prot,
-			    off_t off, int want)
-{
-	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, off);
-	int rc = p == MAP_FAILED ? -errno : 0;
-
-	if (p != MAP_FAILED)
-		munmap(p, len);
-	expect_err(what, rc, want);
-}
-
-/* An attachment that must be refused (libsvhost opens a fresh file). */
-static void expect_attach_err(const char *what, const char *name, int pkey,
-			      int want)
-{
-	struct svh_port p;
-	int rc = svh_port_attach(&p, name, pkey);
-
-	if (rc == 0)
-		svh_port_close(&p);
-	expect_err(what, rc, want);
-}
-
-static uint64_t now_ns(void)
+static double now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Line messages over pipes and FIFOs (short lines: one atomic write). */
-static int send_line(int fd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int send_line(int fd, const char *fmt, ...)
+/* One message: a line of text and up to 4 fds (SCM_RIGHTS). */
+static int send_msg(const int *fds, int nfds, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int send_msg(const int *fds, int nfds, const char *fmt, ...)
 {
-	char buf[256];
+	char buf[256], cbuf[CMSG_SPACE(4 * sizeof(int))] = { 0 };
+	struct iovec io = { buf, 0 };
+	struct msghdr mh = { .msg_iov = &io, .msg_iovlen = 1 };
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	io.iov_len = (size_t)vsnprintf(buf, sizeof(buf), fmt, ap) + 1;
 	va_end(ap);
-	return dprintf(fd, "%s\n", buf) < 0 ? -1 : 0;
+	if (nfds) {
+		struct cmsghdr *c;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
-/* Read one line (without '\n'); returns 0, or -1 on EOF/error/timeout. */
-static int recv_line(int fd, char *buf, size_t size, int timeout_ms)
+static int recv_msg(char *buf, size_t size, int *fds, int *nfds)
 {
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t n = 0;
-	char c;
+	char cbuf[CMSG_SPACE(4 * sizeof(int))];
+	struct iovec io = { buf, size - 1 };
+	struct msghdr mh = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	struct cmsghdr *c;
+	ssize_t n;
 
-	while (now_ns() < deadline) {
-		int r = poll(&pfd, 1, 1000);
-
-		if (r == 0 || (r < 0 && errno == EINTR))
-			continue;
-		if (r < 0 || read(fd, &c, 1) != 1)
-			return -1;
-		if (c == '\n') {
-			buf[n] = '\0';
-			return 0;
+	if (nfds)
+		*nfds = 0;
+	if (poll(&pfd, 1, MSG_TIMEOUT_MS) != 1)
+		return -1;
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	for (c = CMSG_FIRSTHDR(&mh); c && fds && nfds; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			*nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			if (*nfds > 4)
+				*nfds = 4;
+			memcpy(fds, CMSG_DATA(c), *nfds * sizeof(int));
 		}
-		if (n + 1 < size)
-			buf[n++] = c;
 	}
-	return -1;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/* ------------------------------------------------------------------------
- * Packets
- */
-
-static uint32_t pkt_len(uint64_t seq)
-{
-	return PKT_MIN_LEN +
-		(uint32_t)((seq * 2654435761ull) % (PKT_MAX_LEN - PKT_MIN_LEN + 1));
-}
-
-/* Fill buf (at least len rounded up to 8 bytes) with packet seq. */
-static void pkt_fill(uint8_t *buf, uint64_t seq, uint32_t len, uint32_t magic)
-{
-	struct pkt_hdr h = { .seq = seq, .len = len, .magic = magic };
-	uint64_t x = seq * 0x9E3779B97F4A7C15ull ^ magic;
-
-	memcpy(buf, &h, sizeof(h));
-	for (uint32_t off = sizeof(h), j = 0; off < len; off += 8, j++) {
-		uint64_t v = x ^ ((uint64_t)j * 0xC2B2AE3D27D4EB4Full);
-
-		memcpy(buf + off, &v, 8);
-	}
-}
-
-/* Check a received packet against its expected sequence number. */
-static bool pkt_check(const char *dir, const uint8_t *buf, uint32_t len,
-		      uint64_t seq, uint32_t magic)
-{
-	static _Thread_local uint8_t want[PKT_MAX_LEN + 8];
-	struct pkt_hdr h;
-
-	if (len != pkt_len(seq)) {
-		fail("%s: seq %" PRIu64 ": len %u, expected %u", dir, seq, len,
-		     pkt_len(seq));
-		return false;
-	}
-	memcpy(&h, buf, sizeof(h));
-	if (h.seq != seq || h.len != len || h.magic != magic) {
-		fail("%s: seq %" PRIu64 ": header says seq %" PRIu64
-		     " len %u magic %08x", dir, seq, h.seq, h.len, h.magic);
-		return false;
-	}
-	pkt_fill(want, seq, len, magic);
-	if (memcmp(buf, want, len)) {
-		fail("%s: seq %" PRIu64 ": payload corrupted", dir, seq);
-		return false;
-	}
-	return true;
-}
-
-/* Packets left after done of opt.packets, at most BATCH. */
-static uint32_t batch_left(uint64_t done)
-{
-	return opt.packets - done < BATCH ? (uint32_t)(opt.packets - done) : BATCH;
-}
-
-static void print_rate(const char *what, uint64_t pkts, uint64_t bytes,
-		       uint64_t ns)
-{
-	double s = ns ? (double)ns / 1e9 : 1e-9;
-
-	say("%-32s %8" PRIu64 " pkts %10" PRIu64 " bytes in %.2f s: "
-	    "%.3f Mpps, %.1f MB/s", what, pkts, bytes, s,
-	    (double)pkts / s / 1e6, (double)bytes / s / 1e6);
-}
-
-/* A ring that libsvhost refused (bad peer index): say why. */
-static bool ring_broken(const char *dir, const struct svh_ring *r)
-{
-	if (r->broken)
-		fail("%s: libsvhost marked the ring broken (%s)", dir,
-		     svh_ring_err_name(r->broken_reason));
-	return r->broken;
-}
-
-/* ------------------------------------------------------------------------
- * Port header
- */
-
-static const char *state_name(uint32_t s)
-{
-	static const char *const names[] = {
-		[SVHOST_STATE_READY] = "READY", [SVHOST_STATE_ATTACHED] = "ATTACHED",
-		[SVHOST_STATE_REVOKED] = "REVOKED",
-		[SVHOST_STATE_OWNER_GONE] = "OWNER_GONE",
-	};
-
-	return s < sizeof(names) / sizeof(names[0]) && names[s] ? names[s] : "?";
-}
-
-static const char *reason_name(uint32_t r)
-{
-	static const char *const names[] = {
-		[SVHOST_REASON_NONE] = "NONE", [SVHOST_REASON_ADMIN] = "ADMIN",
-		[SVHOST_REASON_ACL] = "ACL",
-	};
-
-	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
-}
-
-#define HDR(p, field)	svh_load_acquire(&(p)->hdr->field)
-
-/*
- * libsvhost checked the layout's consistency and the header's magic and
- * version; check the demo's geometry, the header's copy of the layout and
- * the port state.
- */
-static int check_port(const struct svh_port *p, uint32_t want_state)
-{
-	const struct svhost_layout *l = &p->layout;
-
-	if (l->queue_pairs != demo_geom.queue_pairs ||
-	    l->ring_size != demo_geom.ring_size ||
-	    l->buf_size != demo_geom.buf_size ||
-	    l->buf_count != demo_geom.buf_count) {
-		fail("layout geometry %u/%u/%u/%u differs from the request",
-		     l->queue_pairs, l->ring_size, l->buf_size, l->buf_count);
-		return -1;
-	}
-	if (memcmp(&p->hdr->layout, l, sizeof(*l))) {
-		fail("header layout differs from the ioctl's");
-		return -1;
-	}
-	if (HDR(p, state) != want_state) {
-		fail("header state %s, expected %s", state_name(HDR(p, state)),
-		     state_name(want_state));
-		return -1;
-	}
-	pass("mapped header (ro) at %p, rings at %p, pool at %p; header state "
-	     "%s, generation %u", (const void *)p->hdr, (void *)p->rings,
-	     (void *)p->pool, state_name(want_state), HDR(p, generation));
 	return 0;
 }
 
-static int ring_open(struct svh_ring *r, const struct svh_port *p,
-		     unsigned int dir, enum svh_ring_role ring_role)
+static int expect_msg(const char *prefix, char *line, size_t size, int *fds, int *nfds)
 {
-	const struct svhost_layout *l = &p->layout;
-	int rc = svh_ring_init(r, svh_port_ring(p, 0, dir), ring_role,
-			       l->ring_size, p->pool, l->buf_size, l->buf_count,
-			       ring_role == SVH_RING_PRODUCER);
-
-	if (rc)
-		fail("svh_ring_init(%s): %s", dir == SVHOST_RING_TO_GUEST ?
-		     "TO_GUEST" : "TO_VSWITCH", strerror(-rc));
-	return rc;
+	if (recv_msg(line, size, fds, nfds)) {
+		fail("the other side went away or timed out waiting for %s", prefix);
+		return -1;
+	}
+	if (strncmp(line, prefix, strlen(prefix))) {
+		fail("the other side said '%s', expected %s", line, prefix);
+		return -1;
+	}
+	return 0;
 }
 
-static unsigned int pkru_bits(int pkey)
+/* The mapping of /dev/svhost in this process with the most (largest) or fewest bytes. */
+static void *svhost_mapping(bool largest, size_t *len, int *pkey)
 {
-	return (svh_rdpkru() >> (2 * pkey)) & 3;
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	unsigned long a, b, best_a = 0, best_len = 0;
+	bool in = false;
+	int k;
+
+	if (pkey)
+		*pkey = -1;
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && strchr(line, ' ')) {
+			in = strstr(line, "/dev/svhost") &&
+			     (!best_len || (largest ? b - a > best_len : b - a < best_len));
+			if (in) {
+				best_a = a;
+				best_len = b - a;
+			}
+		} else if (in && pkey && sscanf(line, "ProtectionKey: %d", &k) == 1) {
+			*pkey = k;
+		}
+	}
+	fclose(f);
+	if (len)
+		*len = best_len;
+	return (void *)best_a;
+}
+
+/* Packets: 60..1514 bytes, sequence, length and checksum in the payload. */
+static uint32_t pkt_len(uint64_t seq)
+{
+	return 60 + (uint32_t)((seq * 2654435761ull) % (1514 - 60 + 1));
+}
+
+static void print_rate(const char *what, uint64_t pkts, uint64_t bytes, double s)
+{
+	if (s <= 0)
+		s = 1e-9;
+	say("%-34s %8" PRIu64 " pkts %10" PRIu64 " bytes in %.2f s: %.3f Mpps, %.1f MB/s",
+	    what, pkts, bytes, s, (double)pkts / s / 1e6, (double)bytes / s / 1e6);
 }
 
 /* ------------------------------------------------------------------------
  * Copier process (QEMU's role)
  */
 
-static int c2p = -1, p2c = -1;		/* pipes copier->owner, owner->copier */
-/* The PD thread's attachment (as left by svh_port_close). */
-static struct svh_port cport = { .fd = -1, .ctl_memfd = -1, .pool_memfd = -1,
-				 .pkey = -1 };
-static int cpkey = -1;
+static struct svh_dev *dev;
+static struct synth_guest guest;
+static pthread_t pd_thr, vcpu_thr;
+static volatile pid_t pd_tid;
+static volatile sig_atomic_t signals_seen;
 
-/*
- * Fault capture for the probe and the revocation, per thread.  fault_jmp is
- * volatile so that the compiler keeps the store before the faulting access
- * (otherwise "set, access, clear" is a dead store to it).
- */
-static _Thread_local sigjmp_buf *volatile fault_jmp;
-static _Thread_local volatile int fault_sig, fault_code, fault_pkey;
-static _Thread_local void *volatile fault_addr;
-
-static void fault_handler(int sig, siginfo_t *si, void *uc)
-{
-	sigjmp_buf *j = fault_jmp;
-
-	(void)uc;
-	if (!j) {
-		/* Unexpected fault: restore the default action and re-fault. */
-		signal(sig, SIG_DFL);
-		return;
-	}
-	fault_sig = sig;
-	fault_code = si->si_code;
-	fault_addr = si->si_addr;
-	fault_pkey = (sig == SIGSEGV && si->si_code == SEGV_PKUERR) ?
-		(int)si->si_pkey : -1;
-	fault_jmp = NULL;
-	siglongjmp(*j, 1);
-}
-
-/* Read one byte; returns the signal it raised (0 if none). */
-static int touch(const volatile uint8_t *b)
-{
-	sigjmp_buf jb;
-
-	fault_sig = 0;
-	if (sigsetjmp(jb, 1) == 0) {
-		fault_jmp = &jb;
-		(void)*b;
-		fault_jmp = NULL;
-	}
-	return fault_sig;
-}
-
-/*
- * The vCPU thread: a non-PD thread of the copier process.  It is created by
- * the main thread, so it has the default PKRU (no access to the key).
- */
-static sem_t probe_go, probe_done;
-static struct {
-	volatile uint8_t *target;	/* NULL: nothing to probe, exit */
-	int sig, code, pkey;
-	unsigned int rights;
-	void *addr;
-} probe;
-
-static void *vcpu_thread(void *arg)
+static void *pd_main(void *arg)
 {
 	(void)arg;
-	prctl(PR_SET_NAME, "svdemo-vcpu0");
-	while (sem_wait(&probe_go) && errno == EINTR)
-		;
-	if (probe.target) {
-		probe.rights = pkru_bits(cpkey);
-		probe.sig = touch(probe.target);	/* must fault */
-		probe.code = fault_code;
-		probe.pkey = fault_pkey;
-		probe.addr = fault_addr;
-	}
-	sem_post(&probe_done);
+	prctl(PR_SET_NAME, "svdemo-pd");
+	pd_tid = (pid_t)syscall(SYS_gettid);
+	svh_dev_run(dev);	/* QEMU: the body of the thread qemu_thread_create made */
 	return NULL;
 }
 
-static void run_probe(volatile uint8_t *target)
+/* Any signal the broker might send (it must not: losing the port never signals). */
+static void count_signal(int sig)
 {
-	probe.target = target;
-	sem_post(&probe_go);
-	while (sem_wait(&probe_done) && errno == EINTR)
-		;
+	(void)sig;
+	signals_seen++;
 }
 
-/* Copier side of the data path: consume TO_GUEST, fill TO_VSWITCH. */
-static int copier_datapath(struct svh_ring *tg, struct svh_ring *tv)
+static sigjmp_buf probe_jb;
+static volatile int probe_sig, probe_code, probe_pkey;
+
+static void probe_handler(int sig, siginfo_t *si, void *uc)
 {
-	uint64_t tg_seq = 0, tv_seq = 0, tg_bytes = 0, tv_bytes = 0;
-	uint64_t t0 = now_ns(), last_progress = t0, t_tg = 0, t_tv = 0;
-	/* Private "guest memory": RX buffers and a TX packet being built. */
-	static uint8_t guest_rx[BATCH][DEMO_BUF_SIZE];
-	static uint8_t guest_tx[DEMO_BUF_SIZE];
-	svh_desc_t d[BATCH];
-	uint8_t ok[BATCH];
+	(void)uc;
+	probe_sig = sig;
+	probe_code = si->si_code;
+	probe_pkey = (sig == SIGSEGV && si->si_code == SEGV_PKUERR) ? (int)si->si_pkey : -1;
+	siglongjmp(probe_jb, 1);
+}
 
-	while (tg_seq < opt.packets || tv_seq < opt.packets) {
-		uint32_t n, m;
+/* The vCPU thread: drives the guest for the data path, then touches the pool. */
+static void *vcpu_main(void *arg)
+{
+	uint64_t idle = 0;
+	double t0, deadline, last = now();
+	uint64_t rx_bytes;
 
-		/* TO_GUEST: copy each posted packet into guest memory. */
-		n = svh_ring_cons_peek(tg, d, ok, BATCH);
-		for (uint32_t i = 0; i < n; i++) {
-			if (!ok[i] || d[i].len < sizeof(struct pkt_hdr) ||
-			    (d[i].flags & SVHOST_DESC_F_NEXT)) {
-				fail("TO_GUEST: bad descriptor offset 0x%" PRIx64
-				     " len %u flags %#x", (uint64_t)d[i].offset,
-				     d[i].len, d[i].flags);
-				return -1;
-			}
-			memcpy(guest_rx[i], svh_ring_buf(tg, d[i].offset),
-			       d[i].len);			/* the copy */
-			if (!pkt_check("TO_GUEST", guest_rx[i], d[i].len,
-				       tg_seq, PKT_MAGIC_TO_GUEST))
-				return -1;
-			tg_seq++;
-			tg_bytes += d[i].len;
+	(void)arg;
+	prctl(PR_SET_NAME, "svdemo-vcpu0");
+	sg_rx_refill(&guest);
+	sg_kick_if_needed(&guest, &guest.rx);
+	t0 = now();
+	deadline = t0 + STALL_TIMEOUT_S;
+	while ((guest.tx_done < opt.packets || guest.rx_pkts < opt.packets) && now() < deadline) {
+		unsigned work = 0, k = 0;
+
+		while (guest.tx_seq < opt.packets && sg_tx_post(&guest, pkt_len(guest.tx_seq)))
+			k++;
+		if (k)
+			sg_kick_if_needed(&guest, &guest.tx);
+		work += k + sg_tx_reap(&guest) + sg_rx_poll(&guest);
+		if (sg_rx_refill(&guest)) {
+			sg_kick_if_needed(&guest, &guest.rx);
+			work++;
 		}
-		svh_ring_cons_complete(tg, n);
-		if (n && tg_seq == opt.packets)
-			t_tg = now_ns() - t0;
-
-		/* TO_VSWITCH: fill each posted empty buffer with a packet. */
-		m = svh_ring_cons_peek(tv, d, ok, batch_left(tv_seq));
-		for (uint32_t i = 0; i < m; i++) {
-			svh_desc_t res = { .offset = d[i].offset };
-			uint32_t len = pkt_len(tv_seq);
-
-			if (!ok[i] || d[i].len < len) {
-				fail("TO_VSWITCH: bad descriptor offset 0x%" PRIx64
-				     " capacity %u (packet %u)",
-				     (uint64_t)d[i].offset, d[i].len, len);
-				return -1;
-			}
-			pkt_fill(guest_tx, tv_seq, len, PKT_MAGIC_TO_VSWITCH);
-			memcpy(svh_ring_buf(tv, d[i].offset), guest_tx,
-			       len);				/* the copy */
-			res.len = len;
-			svh_ring_cons_fill(tv, i, &res);
-			tv_seq++;
-			tv_bytes += len;
-		}
-		svh_ring_cons_complete(tv, m);
-		if (m && tv_seq == opt.packets)
-			t_tv = now_ns() - t0;
-
-		if (ring_broken("TO_GUEST", tg) || ring_broken("TO_VSWITCH", tv))
-			return -1;
-		if (n || m) {
-			last_progress = now_ns();
-		} else if (now_ns() - last_progress > STALL_TIMEOUT_NS) {
-			fail("no progress for %llu s (to_guest %" PRIu64
-			     ", to_vswitch %" PRIu64 ")",
-			     STALL_TIMEOUT_NS / 1000000000ull, tg_seq, tv_seq);
-			return -1;
-		} else {
-			sched_yield();
+		if (work) {
+			last = now();
+			deadline = last + STALL_TIMEOUT_S;
+		} else if ((++idle & 15) == 0) {
+			usleep(200);
 		}
 	}
-	print_rate("TO_GUEST   (pool -> guest)", tg_seq, tg_bytes, t_tg);
-	print_rate("TO_VSWITCH (guest -> pool)", tv_seq, tv_bytes, t_tv);
-	pass("%" PRIu64 " packets each way copied and verified (seq, length, "
-	     "payload)", opt.packets);
+	rx_bytes = guest.rx_bytes;
+	print_rate("guest TX (guest -> pool, by the PD)", guest.tx_done, 0, now() - t0);
+	print_rate("guest RX (pool -> guest, by the PD)", guest.rx_pkts, rx_bytes, now() - t0);
+	if (guest.tx_done == opt.packets && guest.rx_pkts == opt.packets &&
+	    guest.rx_bad == 0 && guest.rx_out_of_order == 0 && guest.rx_bad_used == 0)
+		pass("guest: %" PRIu64 " packets sent, %" PRIu64 " received in order, "
+		     "every payload intact", guest.tx_done, guest.rx_pkts);
+	else
+		fail("guest: sent %" PRIu64 ", received %" PRIu64 ", bad %" PRIu64
+		     ", out of order %" PRIu64, guest.tx_done, guest.rx_pkts, guest.rx_bad,
+		     guest.rx_out_of_order);
+
+	/* A non-PD thread of this process touches the pool: PKRU stops it. */
+	{
+		struct sigaction sa = { .sa_sigaction = probe_handler, .sa_flags = SA_SIGINFO };
+		struct sigaction old;
+		int pkey;
+		volatile uint8_t *pool = svhost_mapping(true, NULL, &pkey);
+
+		sigaction(SIGSEGV, &sa, &old);
+		probe_sig = 0;
+		if (pool && sigsetjmp(probe_jb, 1) == 0)
+			(void)pool[4096];
+		sigaction(SIGSEGV, &old, NULL);
+		say("vcpu thread: read of the pool at %p -> %s si_code %d si_pkey %d (pool key %d)",
+		    (void *)(pool ? pool + 4096 : NULL),
+		    probe_sig == SIGSEGV ? "SIGSEGV" : probe_sig ? "another signal" : "no fault",
+		    probe_code, probe_pkey, pkey);
+		if (pool && probe_sig == SIGSEGV && probe_code == SEGV_PKUERR && probe_pkey == pkey)
+			pass("non-PD thread faulted with SIGSEGV/SEGV_PKUERR on key %d", pkey);
+		else
+			fail("non-PD thread was not stopped by its PKRU");
+	}
+	return NULL;
+}
+
+/* Wait until the device's state is want (or timeout); returns the reason. */
+static int wait_state(enum svh_dev_state want, double secs, uint32_t *reason)
+{
+	struct pollfd pf = { .fd = svh_dev_state_fd(dev), .events = POLLIN };
+	double end = now() + secs;
+	uint64_t v;
+
+	while (svh_dev_state(dev, reason) != want) {
+		if (now() > end)
+			return -1;
+		if (poll(&pf, 1, 100) > 0 && read(pf.fd, &v, sizeof(v)) < 0)
+			return -1;
+	}
 	return 0;
 }
 
-/* After attaching: the refusals the broker owes us on the new mappings. */
+static uint64_t dev_stat(const char *name)
+{
+	struct svh_stat t[128];
+	int n = svh_dev_stats(dev, t, 128);
+
+	for (int i = 0; i < n && i < 128; i++)
+		if (!strcmp(t[i].name, name))
+			return t[i].value;
+	return 0;
+}
+
+/* Attaches made by hand on /dev/svhost that the broker must refuse. */
+static int raw_attach(const char *name, int pkey)
+{
+	struct svhost_copier_attach a = { .pkey = pkey };
+	int fd = open("/dev/svhost", O_RDWR | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(a.name, sizeof(a.name), "%s", name);
+	if (ioctl(fd, SVHOST_COPIER_ATTACH, &a) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* The refusals the broker owes us on our own mappings of the port. */
 static void copier_mapping_checks(void)
 {
-	const struct svhost_layout *l = &cport.layout;
+	size_t plen = 0, hlen = 0;
+	int pkey;
+	void *pool = svhost_mapping(true, &plen, &pkey);
+	void *hdr = svhost_mapping(false, &hlen, NULL);
 
-	/* The header can never be mapped writable. */
-	expect_mmap_err("mmap of the header with PROT_WRITE", cport.fd,
-			l->header_size, PROT_READ | PROT_WRITE,
-			(off_t)l->header_offset, EPERM);
+	if (!pool || !hdr) {
+		fail("the port's mappings are not in /proc/self/smaps");
+		return;
+	}
+	say("mappings of /dev/svhost: pool %p (%zu KiB, ProtectionKey %d), header %p (%zu bytes)",
+	    pool, plen >> 10, pkey, hdr, hlen);
 	/*
-	 * The kernel tagged rings and pool with our key: re-keying is refused
-	 * by the driver's mprotect hook (EPERM); PROT_EXEC by the core,
-	 * because the driver cleared VM_MAYEXEC (EACCES).
+	 * The kernel tagged rings and pool with the PD's key: re-keying is
+	 * refused by the driver's mprotect hook (EPERM); PROT_EXEC and a
+	 * writable header by the core (the driver cleared VM_MAYEXEC and, for
+	 * the header, VM_MAYWRITE: EACCES).
 	 */
 	expect_err("pkey_mprotect(pool, key 0)",
-		   pkey_mprotect(cport.pool, l->pool_size,
-				 PROT_READ | PROT_WRITE, 0) ? -errno : 0, EPERM);
+		   pkey_mprotect(pool, plen, PROT_READ | PROT_WRITE, 0) ? -errno : 0, EPERM);
 	expect_err("mprotect(pool, +PROT_EXEC)",
-		   mprotect(cport.pool, l->pool_size,
-			    PROT_READ | PROT_WRITE | PROT_EXEC) ? -errno : 0,
-		   EACCES);
+		   mprotect(pool, plen, PROT_READ | PROT_WRITE | PROT_EXEC) ? -errno : 0, EACCES);
+	expect_err("mprotect(header, +PROT_WRITE)",
+		   mprotect(hdr, hlen, PROT_READ | PROT_WRITE) ? -errno : 0, EACCES);
 }
 
-/* Idle-poll the rings like a PD thread with nothing to do, until revoked. */
-static void copier_revocation(struct svh_ring *tg)
+static int copier_setup(void)
 {
-	const struct svhost_layout *l = &cport.layout;
-	uint64_t t0 = now_ns();
-	uint32_t st, rs, gen;
-	struct svh_port fresh;
-	char line[64];
-	sigjmp_buf jb;
+	struct svh_dev_opts o = { .sz = sizeof(o), .queue_pairs = 1, .mode = SVH_SCHED_ADAPTIVE,
+				  .cpu = -1, .name = "demo" };
+	struct sg_cfg gc = { .num = 256, .tx_buf_cap = 2048, .rx_buf_len = 2048,
+			     .features = SG_FEATURES, .split_regions = true,
+			     .tx_layout = SG_TX_ROTATE, .verify = true, .use_eventfds = true };
+	struct svh_mem_region regs[3];
+	unsigned nr;
 	int rc;
 
-	send_line(c2p, "IDLE");
-	say("PD thread idle-polling the rings; waiting for revocation");
-	if (sigsetjmp(jb, 1) == 0) {
-		fault_jmp = &jb;
-		while (now_ns() - t0 < REVOKE_TIMEOUT_NS) {
-			(void)svh_ring_cons_avail(tg);
-			(void)*(volatile uint8_t *)cport.pool;
-			usleep(2000);
-		}
-		fault_jmp = NULL;
-		fail("no SIGBUS after %llu s: not revoked?",
-		     REVOKE_TIMEOUT_NS / 1000000000ull);
-		return;
-	}
-	/*
-	 * The handler ran with the kernel's default PKRU and siglongjmp()
-	 * does not restore ours: re-enable the key.
-	 */
-	svh_pkey_set_thread(cpkey, true);
-	st = HDR(&cport, state);
-	rs = HDR(&cport, reason);
-	gen = HDR(&cport, generation);
-	say("PD thread caught %s (si_code %d) at %p; header: state %s, "
-	    "reason %s, generation %u",
-	    fault_sig == SIGBUS ? "SIGBUS" : "another signal", fault_code,
-	    fault_addr, state_name(st), reason_name(rs), gen);
-	if (fault_sig == SIGBUS && st == SVHOST_STATE_REVOKED &&
-	    rs == SVHOST_REASON_ADMIN)
-		pass("revocation seen: SIGBUS, header REVOKED/ADMIN");
-	else
-		fail("expected SIGBUS and REVOKED/ADMIN");
-
-	/* The whole pool is gone, not just the page we touched. */
-	rc = touch(cport.pool + l->pool_size - 1);
-	svh_pkey_set_thread(cpkey, true);
-	if (rc == SIGBUS)
-		pass("last pool byte: SIGBUS too");
-	else
-		fail("last pool byte: signal %d code %d after revocation", rc,
-		     fault_code);
-
-	/* The revoked file maps nothing any more. */
-	expect_mmap_err("new pool mmap through the revoked file", cport.fd,
-			l->pool_size, PROT_READ | PROT_WRITE,
-			(off_t)l->pool_offset, EACCES);
-	send_line(c2p, "REVOKED sig=%d state=%u reason=%u gen=%u", fault_sig,
-		  st, rs, gen);
-
-	/* The port takes a new attachment on a fresh file. */
-	if (recv_line(p2c, line, sizeof(line), MSG_TIMEOUT_MS) ||
-	    strcmp(line, "REATTACH")) {
-		fail("owner did not ask for the re-attachment");
-		return;
-	}
-	rc = svh_port_attach(&fresh, opt.port, cpkey);
+	rc = svh_dev_create(&dev, &o);
+	if (!rc)
+		rc = sg_init(&guest, &gc);
 	if (rc) {
-		fail("re-attach on a fresh file: %s", strerror(-rc));
-		return;
+		fail("device / guest set-up: %s", strerror(-rc));
+		return -1;
 	}
-	if (HDR(&fresh, state) != SVHOST_STATE_ATTACHED ||
-	    HDR(&fresh, generation) <= gen)
-		fail("re-attach: header state %s generation %u",
-		     state_name(HDR(&fresh, state)), HDR(&fresh, generation));
-	else
-		pass("re-attached on a fresh file: header ATTACHED, "
-		     "generation %u", HDR(&fresh, generation));
-	svh_port_close(&fresh);
-}
+	/* what QEMU's vhost_dev_start hands to the vhost back end */
+	svh_dev_set_features(dev, SG_FEATURES);
+	sg_mem_regions(&guest, regs, &nr);
+	rc = svh_dev_set_mem_table(dev, regs, nr);
+	for (unsigned i = 0; i < 2 && !rc; i++) {
+		struct sg_queue *q = i ? &guest.tx : &guest.rx;
+		struct vhost_vring_addr a;
 
-/*
- * The PD (copy) thread: allocate a key, attach, map, enable the key in this
- * thread only, move packets, then idle-poll until revoked.
- */
-static void *pd_thread(void *arg)
-{
-	struct svh_ring tg = { 0 }, tv = { 0 };
-	struct svhost_version ver;
-	uint32_t pkru_before;
-	long tid = syscall(SYS_gettid);
-	char line[128];
-	int rc;
-
-	(void)arg;
-	prctl(PR_SET_NAME, "svdemo-pd");
-	rc = svh_broker_version(&ver);
+		sg_vring_addr(&guest, !i, i, &a);
+		rc = svh_dev_set_vring_num(dev, i, q->num);
+		if (!rc)
+			rc = svh_dev_set_vring_base(dev, i, 0);
+		if (!rc)
+			rc = svh_dev_set_vring_addr(dev, &a);
+		if (!rc)
+			rc = svh_dev_set_vring_kick(dev, i, q->kick_fd);
+		if (!rc)
+			rc = svh_dev_set_vring_call(dev, i, q->call_fd);
+	}
 	if (rc) {
-		fail("open %s / GET_VERSION as uid %d: %s", SVH_DEV_PATH,
-		     (int)getuid(), strerror(-rc));
-		goto out;
+		fail("vhost operations: %s", strerror(-rc));
+		return -1;
 	}
-
-	/* pkey_alloc() sets this thread's rights for the key: none at all. */
-	cpkey = svh_pkey_alloc();
-	if (cpkey < 0) {
-		fail("pkey_alloc: %s (the CPU/kernel needs protection keys)",
-		     strerror(-cpkey));
-		goto out;
+	pass("device set up: features, memory table (%u regions of the guest's private "
+	     "memory), vring num/base/addr/kick/call", nr);
+	if (pthread_create(&pd_thr, NULL, pd_main, NULL)) {
+		fail("pthread_create");
+		return -1;
 	}
-	say("PD thread tid %ld: pkey_alloc(PKEY_DISABLE_ACCESS) = %d", tid, cpkey);
-
-	/* Before the administrator grants our uid: refused. */
-	rc = svh_port_attach(&cport, opt.port, cpkey);
-	if (getuid() != 0)
-		expect_err("attach before grant", rc, EPERM);
-	if (rc == 0) {
-		svh_port_close(&cport);
-		if (getuid() == 0) {
-			/* root is admitted by the default ACL: nothing to show */
-			fail("running the copier as root: cannot show the ACL");
-			goto out;
-		}
-	}
-	send_line(c2p, "DENIED");
-	if (recv_line(p2c, line, sizeof(line), MSG_TIMEOUT_MS) ||
-	    strcmp(line, "GRANTED")) {
-		fail("owner did not confirm the grant");
-		goto out;
-	}
-
-	/* Malformed attachments, now that the ACL admits us. */
-	if (ver.features & SVHOST_FEATURE_PKEY_REQUIRED)
-		expect_attach_err("attach with pkey -1 while require_pkey=Y",
-				  opt.port, -1, EINVAL);
-	expect_attach_err("attach with a pkey not allocated in this process",
-			  opt.port, cpkey == 15 ? 14 : 15, ENOKEY);
-	expect_attach_err("attach to a port that does not exist",
-			  "no-such-port", cpkey, ENOENT);
-
-	rc = svh_port_attach(&cport, opt.port, cpkey);
-	if (rc) {
-		fail("attach: %s", strerror(-rc));
-		goto out;
-	}
-	pass("svh_port_attach(%s, pkey %d) as uid %d: attached and mapped",
-	     opt.port, cpkey, (int)geteuid());
-	if (check_port(&cport, SVHOST_STATE_ATTACHED))
-		goto out;
-	copier_mapping_checks();
-
-	/* WRPKRU: give this thread, and only this thread, access to the key. */
-	pkru_before = svh_rdpkru();
-	rc = svh_pkey_set_thread(cpkey, true);
-	if (rc) {
-		fail("svh_pkey_set_thread: %s", strerror(-rc));
-		goto out;
-	}
-	say("PD thread PKRU %#010x -> %#010x (WRPKRU): rights for key %d %u -> %u",
-	    pkru_before, svh_rdpkru(), cpkey, (pkru_before >> (2 * cpkey)) & 3,
-	    pkru_bits(cpkey));
-
-	if (ring_open(&tg, &cport, SVHOST_RING_TO_GUEST, SVH_RING_CONSUMER) ||
-	    ring_open(&tv, &cport, SVHOST_RING_TO_VSWITCH, SVH_RING_CONSUMER))
-		goto out;
-	send_line(c2p, "ATTACHED pid=%d tid=%ld uid=%d pkey=%d gen=%u",
-		  (int)getpid(), tid, (int)geteuid(), cpkey,
-		  HDR(&cport, generation));
-
-	if (copier_datapath(&tg, &tv))
-		goto out;
-	send_line(c2p, "DATAPATH_OK");
-
-	/* A non-PD thread of this process touches the pool. */
-	run_probe(cport.pool + 4096);
-	say("vcpu thread: PKRU rights for key %d = %u, read of pool+4096 -> %s "
-	    "si_code %d si_pkey %d addr %p", cpkey, probe.rights,
-	    probe.sig == SIGSEGV ? "SIGSEGV" : probe.sig ? "other signal" :
-	    "no fault", probe.code, probe.pkey, probe.addr);
-	if (probe.sig == SIGSEGV && probe.code == SEGV_PKUERR &&
-	    probe.pkey == cpkey && probe.addr == (void *)(cport.pool + 4096))
-		pass("non-PD thread faulted with SIGSEGV/SEGV_PKUERR on key %d",
-		     cpkey);
-	else
-		fail("non-PD thread was not stopped by its PKRU");
-	/* The PD thread itself still reads and writes the pool. */
-	((volatile uint8_t *)cport.pool)[4096] = 0xA5;
-	if (((volatile uint8_t *)cport.pool)[4096] == 0xA5)
-		pass("PD thread reads and writes the same byte");
-	else
-		fail("PD thread could not write the pool");
-
-	copier_revocation(&tg);
-out:
-	if (!probe.target)
-		run_probe(NULL);	/* let the vcpu thread go */
-	svh_ring_fini(&tg);
-	svh_ring_fini(&tv);
-	svh_port_close(&cport);
-	send_line(c2p, failures ? "BYE fail" : "BYE ok");
-	return NULL;
+	return 0;
 }
 
 static int copier_main(void *owner_pool, size_t owner_pool_size)
 {
-	struct sigaction sa = { .sa_sigaction = fault_handler,
-				.sa_flags = SA_SIGINFO };
-	struct svh_port_params pp = demo_geom;
-	struct svh_port tmp;
-	pthread_t vcpu, pd;
-	unsigned char vec;
-	int rc;
+	struct svhost_version ver = { 0 };
+	char line[256];
+	int rc, fd, fds[4];
+	uint32_t reason;
 
 	role = "copier";
 	prctl(PR_SET_NAME, "svdemo-qemu");
+	signal(SIGBUS, count_signal);
 
 	/* fork() did not give us the owner's pool (VM_DONTCOPY). */
-	if (mincore(owner_pool, owner_pool_size < 4096 ? owner_pool_size : 4096,
-		    &vec) == 0)
-		fail("the owner's pool mapping was inherited by fork()");
-	else if (errno == ENOMEM)
-		pass("fork() did not inherit the owner's pool mapping");
-	else
-		fail("mincore: %s", strerror(errno));
+	{
+		unsigned char vec;
 
+		if (owner_pool && mincore(owner_pool, 4096, &vec) == 0)
+			fail("the owner's pool mapping was inherited by fork()");
+		else if (owner_pool && errno == ENOMEM)
+			pass("fork() did not inherit the owner's pool mapping (%zu KiB)",
+			     owner_pool_size >> 10);
+		else
+			fail("mincore: %s", strerror(errno));
+	}
 	if (opt.copier_uid != 0) {
-		if (setgroups(0, NULL) || setgid(opt.copier_gid) ||
-		    setuid(opt.copier_uid)) {
-			fail("dropping privileges to uid %u: %s",
-			     (unsigned int)opt.copier_uid, strerror(errno));
-			send_line(c2p, "BYE fail");
+		struct svhost_port_create pc = { .queue_pairs = 1, .ring_size = 64,
+						 .buf_size = 2048, .buf_count = 1 };
+
+		if (setgroups(0, NULL) || setgid(opt.copier_gid) || setuid(opt.copier_uid)) {
+			fail("dropping privileges to uid %u: %s", (unsigned)opt.copier_uid,
+			     strerror(errno));
 			return 1;
 		}
-		say("running as uid %d gid %d, no supplementary groups",
-		    (int)getuid(), (int)getgid());
-		pp.buf_count = 1;
-		rc = svh_port_create(&tmp, "copier-port", &pp);
-		if (rc == 0)
-			svh_port_close(&tmp);
+		say("running as uid %d gid %d, no supplementary groups", (int)getuid(),
+		    (int)getgid());
+		snprintf(pc.name, sizeof(pc.name), "copier-port");
+		fd = open("/dev/svhost", O_RDWR | O_CLOEXEC);
+		rc = fd < 0 ? -errno : ioctl(fd, SVHOST_PORT_CREATE, &pc) ? -errno : 0;
+		if (fd >= 0)
+			close(fd);
 		expect_err("PORT_CREATE without CAP_NET_ADMIN", rc, EPERM);
 	}
+	fd = open("/dev/svhost", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		ioctl(fd, SVHOST_GET_VERSION, &ver);
+		close(fd);
+	}
+	if (copier_setup())
+		return 1;
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	sem_init(&probe_go, 0, 0);
-	sem_init(&probe_done, 0, 0);
+	/* GET_PORT said "demo0": before the administrator's grant, refused */
+	rc = svh_dev_set_port(dev, opt.port, -1, -1);
+	expect_err("svh_dev_set_port before the grant (the PD's attach)", rc, EPERM);
+	if (svh_dev_state(dev, NULL) == SVH_DEV_DETACHED)
+		pass("device state %s: the front end fails closed",
+		     svh_dev_state_name(svh_dev_state(dev, NULL)));
+	send_msg(NULL, 0, "DENIED");
+	if (expect_msg("GRANTED", line, sizeof(line), NULL, NULL))
+		return 1;
 
-	/* Created here, not by the PD thread: it keeps the default PKRU. */
-	if (pthread_create(&vcpu, NULL, vcpu_thread, NULL) ||
-	    pthread_create(&pd, NULL, pd_thread, NULL)) {
-		fail("pthread_create");
+	/* malformed attaches, now that the grant admits us */
+	if (ver.features & SVHOST_FEATURE_PKEY_REQUIRED)
+		expect_err("attach with pkey -1 while require_pkey=Y", raw_attach(opt.port, -1),
+			   EINVAL);
+	expect_err("attach with a pkey not allocated in this process",
+		   raw_attach(opt.port, 15), ENOKEY);
+	expect_err("attach to a port that does not exist", raw_attach("no-such-port", 1), ENOENT);
+
+	rc = svh_dev_set_port(dev, opt.port, -1, -1);
+	if (rc || svh_dev_state(dev, NULL) != SVH_DEV_ATTACHED) {
+		fail("svh_dev_set_port(%s): %s", opt.port, strerror(-rc));
 		return 1;
 	}
-	pthread_join(pd, NULL);
-	pthread_join(vcpu, NULL);
+	{
+		int pkey;
+
+		svhost_mapping(true, NULL, &pkey);
+		pass("the PD thread (tid %d) attached to %s as uid %d with protection key %d",
+		     (int)pd_tid, opt.port, (int)geteuid(), pkey);
+		copier_mapping_checks();
+		/* SET_VRING_KICK / SET_VRING_CALL: the doorbells go to the vSwitch */
+		for (unsigned i = 0; i < 2; i++)
+			svh_dev_doorbells(dev, i, &fds[2 * i], &fds[2 * i + 1]);
+		send_msg(fds, 4, "ATTACHED pid=%d tid=%d uid=%d pkey=%d", (int)getpid(),
+			 (int)pd_tid, (int)geteuid(), pkey);
+	}
+	if (expect_msg("GO", line, sizeof(line), NULL, NULL))
+		return 1;
+	/* SET_VRING_ENABLE */
+	if (svh_dev_set_vring_enable(dev, 0, true) || svh_dev_set_vring_enable(dev, 1, true)) {
+		fail("svh_dev_set_vring_enable");
+		return 1;
+	}
+	pthread_create(&vcpu_thr, NULL, vcpu_main, NULL);
+	pthread_join(vcpu_thr, NULL);
+	say("PD thread: %" PRIu64 " + %" PRIu64 " packets, %.0f + %.0f busy cycles/packet, "
+	    "%" PRIu64 " guest interrupts, %" PRIu64 " sleeps",
+	    dev_stat("q0.to_vswitch.packets"), dev_stat("q0.to_guest.packets"),
+	    (double)dev_stat("q0.to_vswitch.busy_cycles") /
+	    (double)(dev_stat("q0.to_vswitch.packets") | 1),
+	    (double)dev_stat("q0.to_guest.busy_cycles") /
+	    (double)(dev_stat("q0.to_guest.packets") | 1),
+	    dev_stat("q0.to_vswitch.guest_irqs") + dev_stat("q0.to_guest.guest_irqs"),
+	    dev_stat("pd.sleeps"));
+	send_msg(NULL, 0, "DATAPATH_OK");
+
+	/* 1. the administrator revokes us: no signal, the PD stops and stays out */
+	send_msg(NULL, 0, "IDLE");
+	say("PD thread idle and attached; waiting for the administrator to revoke it");
+	if (wait_state(SVH_DEV_REVOKED, MSG_TIMEOUT_MS / 1000.0, &reason)) {
+		fail("not revoked");
+		return 1;
+	}
+	say("device state revoked, reason %u (%s); signals received: %d", reason,
+	    reason == SVHOST_REASON_ADMIN ? "ADMIN" : "?", (int)signals_seen);
+	if (reason == SVHOST_REASON_ADMIN && !signals_seen)
+		pass("revocation seen in the header (REVOKED/ADMIN) and no signal: the process "
+		     "lives on");
+	else
+		fail("expected REVOKED/ADMIN and no signal");
+	sleep(2);	/* several attach attempts: the revoke emptied our grant */
+	if (svh_dev_state(dev, NULL) == SVH_DEV_REVOKED && dev_stat("pd.attach_failures") > 0)
+		pass("still out after 2 s: %" PRIu64 " attach attempts refused",
+		     dev_stat("pd.attach_failures"));
+	else
+		fail("the PD is %s after the revoke",
+		     svh_dev_state_name(svh_dev_state(dev, NULL)));
+	send_msg(NULL, 0, "REVOKED reason=%u signals=%d", reason, (int)signals_seen);
+
+	/* 2. granted again: the PD attaches again by itself */
+	if (expect_msg("REGRANTED", line, sizeof(line), NULL, NULL))
+		return 1;
+	if (wait_state(SVH_DEV_ATTACHED, 60, NULL) == 0)
+		pass("granted again: the PD thread attached again by itself (%" PRIu64
+		     " attaches)", dev_stat("pd.attaches"));
+	else
+		fail("the PD thread did not attach again");
+	send_msg(NULL, 0, "REATTACHED attaches=%" PRIu64, dev_stat("pd.attaches"));
+
+	/* 3. the administrator withdraws the grant: the PD stays down */
+	if (expect_msg("UNGRANTED", line, sizeof(line), NULL, NULL))
+		return 1;
+	if (wait_state(SVH_DEV_REVOKED, 30, &reason) || reason != SVHOST_REASON_ACL)
+		fail("expected REVOKED/ACL after the grant was withdrawn (reason %u)", reason);
+	else
+		pass("grant withdrawn: REVOKED/ACL, no signal (%d)", (int)signals_seen);
+	sleep(2);
+	if (svh_dev_state(dev, NULL) == SVH_DEV_REVOKED)
+		pass("still down after 2 s");
+	else
+		fail("the PD is %s after the grant was withdrawn",
+		     svh_dev_state_name(svh_dev_state(dev, NULL)));
+	send_msg(NULL, 0, "DOWN reason=%u", reason);
+
+	if (expect_msg("BYE", line, sizeof(line), NULL, NULL))
+		return 1;
+	svh_dev_shutdown(dev);
+	pthread_join(pd_thr, NULL);
+	svh_dev_destroy(dev);
+	sg_fini(&guest);
 	say("copier exits (%s)", failures ? "with failures" : "all checks passed");
+	send_msg(NULL, 0, failures ? "BYE fail" : "BYE ok");
 	return failures ? 1 : 0;
 }
 
@@ -852,18 +674,27 @@ static pid_t copier_pid = -1;
 static int admin_pause(const char *tag, const char *info)
 {
 	char line[64];
+	struct pollfd pfd = { .fd = cmd_fd, .events = POLLIN };
+	size_t n = 0;
+	char c;
 
 	if (!opt.ctl)
 		return 0;
 	say("pausing for the administrator (%s)", tag);
-	if (send_line(status_fd, "PAUSE %s %s", tag, info)) {
+	if (dprintf(status_fd, "PAUSE %s %s\n", tag, info) < 0) {
 		fail("cannot write the status FIFO");
 		return -1;
 	}
-	if (recv_line(cmd_fd, line, sizeof(line), MSG_TIMEOUT_MS)) {
-		fail("no answer on the command FIFO");
-		return -1;
+	while (n + 1 < sizeof(line)) {
+		if (poll(&pfd, 1, MSG_TIMEOUT_MS) != 1 || read(cmd_fd, &c, 1) != 1) {
+			fail("no answer on the command FIFO");
+			return -1;
+		}
+		if (c == '\n')
+			break;
+		line[n++] = c;
 	}
+	line[n] = 0;
 	if (strcmp(line, "continue")) {
 		fail("administrator said '%s'", line);
 		return -1;
@@ -871,222 +702,134 @@ static int admin_pause(const char *tag, const char *info)
 	return 0;
 }
 
-/* Without --ctl: write a port's sysfs attribute ourselves. */
-static int admin_write(const char *attr, const char *val)
+/* Without --ctl: the administrator's step ourselves, with svhostctl CMD [OPT ARG] PORT. */
+static int admin_do(const char *cmd, const char *opt1, const char *opt2)
 {
-	char path[256];
-	int rc;
+	pid_t p;
+	int st;
 
-	snprintf(path, sizeof(path), SYSFS_PORTS "/%s/%s", opt.port, attr);
-	rc = write_file(path, val);
-	if (rc)
-		fail("write %s: %s", path, strerror(-rc));
-	else
-		say("wrote '%.*s' to %s", (int)strcspn(val, "\n"), val, path);
-	return rc;
-}
-
-static int expect_msg(const char *prefix, char *line, size_t size)
-{
-	if (recv_line(c2p, line, size, MSG_TIMEOUT_MS)) {
-		fail("copier went away or timed out waiting for %s", prefix);
+	if (opt.ctl)
+		return 0;
+	fflush(stdout);
+	p = fork();
+	if (p == 0) {
+		if (opt1)
+			execl(opt.svhostctl, opt.svhostctl, cmd, opt1, opt2, opt.port, (char *)NULL);
+		else
+			execl(opt.svhostctl, opt.svhostctl, cmd, opt.port, (char *)NULL);
+		_exit(127);
+	}
+	if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		fail("%s %s %s: failed", opt.svhostctl, cmd, opt.port);
 		return -1;
 	}
-	if (strncmp(line, prefix, strlen(prefix))) {
-		fail("copier said '%s', expected %s", line, prefix);
-		return -1;
-	}
+	say("ran %s %s%s%s%s%s %s", opt.svhostctl, cmd, opt1 ? " " : "", opt1 ? opt1 : "",
+	    opt1 ? " " : "", opt1 ? opt2 : "", opt.port);
 	return 0;
 }
 
-/*
- * Post up to batch_left(*count) buffers from the free list: packets for
- * TO_GUEST (bytes != NULL), empty buffers for TO_VSWITCH.  0 or -1.
- */
-static int owner_post(struct svh_ring *r, uint64_t *free_bufs, uint32_t *nfree,
-		      uint64_t *count, uint64_t *bytes)
+/* The vSwitch's data path: send opt.packets to the guest, receive as many. */
+static int owner_datapath(struct svh_vsw *v)
 {
-	svh_desc_t d[BATCH];
-	uint32_t n = svh_ring_prod_free(r), posted;
+	static uint8_t sbuf[32][1514], rbuf[65536];
+	uint64_t sent = 0, recvd = 0, sbytes = 0, rbytes = 0, bad = 0, ooo = 0;
+	double t0 = now(), last = t0;
 
-	if (n > batch_left(*count))
-		n = batch_left(*count);
-	if (n > *nfree)
-		n = *nfree;
-	for (uint32_t i = 0; i < n; i++) {
-		d[i] = (svh_desc_t){ .offset = free_bufs[--*nfree],
-				     .len = r->buf_size };
-		if (bytes) {
-			d[i].len = pkt_len(*count + i);
-			pkt_fill(svh_ring_buf(r, d[i].offset), *count + i,
-				 d[i].len, PKT_MAGIC_TO_GUEST);
-			*bytes += d[i].len;
+	while (sent < opt.packets || recvd < opt.packets) {
+		struct svh_vsw_pkt pk[32];
+		struct iovec iov[32];
+		struct svh_vsw_rx rx[32];
+		unsigned k = 0, n, m;
+
+		while (k < 32 && sent + k < opt.packets) {
+			uint32_t len = pkt_len(sent + k);
+
+			sp_fill(sbuf[k], len, sent + k);
+			iov[k] = (struct iovec){ sbuf[k], len };
+			pk[k] = (struct svh_vsw_pkt){ .iov = &iov[k], .iovcnt = 1, .len = len };
+			k++;
 		}
-	}
-	posted = svh_ring_prod_post(r, d, n);
-	*count += posted;
-	if (posted == n)
-		return 0;
-	fail("svh_ring_prod_post took %u of %u descriptors", posted, n);
-	return -1;
-}
+		n = k ? svh_vsw_send(v, 0, pk, k) : 0;
+		for (unsigned i = 0; i < n; i++)
+			sbytes += pk[i].len;
+		sent += n;
+		m = svh_vsw_recv(v, 0, rx, 32);
+		for (unsigned i = 0; i < m; i++) {
+			struct iovec io = { rbuf, rx[i].len };
+			uint64_t seq;
 
-static int owner_datapath(struct svh_port *m)
-{
-	static uint64_t free_bufs[DEMO_BUF_COUNT];
-	struct svh_ring tg, tv;
-	uint32_t nfree = 0, buf_count = m->layout.buf_count;
-	uint64_t tg_sent = 0, tg_done = 0, tv_posted = 0, tv_recv = 0;
-	uint64_t tg_bytes = 0, tv_bytes = 0;
-	uint64_t t0 = now_ns(), last_progress = t0, t_tg = 0, t_tv = 0;
-	svh_desc_t d[BATCH];
-	uint8_t ok[BATCH];
-	int rc = -1;
-
-	if (ring_open(&tg, m, SVHOST_RING_TO_GUEST, SVH_RING_PRODUCER))
-		return -1;
-	if (ring_open(&tv, m, SVHOST_RING_TO_VSWITCH, SVH_RING_PRODUCER)) {
-		svh_ring_fini(&tg);
-		return -1;
-	}
-	for (uint32_t i = 0; i < buf_count; i++)
-		free_bufs[nfree++] = (uint64_t)(buf_count - 1 - i) * m->layout.buf_size;
-
-	while (tg_done < opt.packets || tv_recv < opt.packets) {
-		uint64_t posted_before = tg_sent + tv_posted;
-		uint32_t n, reaped = 0;
-
-		/* TO_GUEST: reclaim completed buffers, post filled ones. */
-		n = svh_ring_prod_reap(&tg, d, ok, BATCH);
-		for (uint32_t i = 0; i < n; i++) {
-			if (!ok[i]) {
-				fail("TO_GUEST: copier completed a slot with "
-				     "len %u flags %#x", d[i].len, d[i].flags);
-				goto out;
+			if (svh_vsw_recv_copy(v, 0, &rx[i], 0, &io, 1) != (int)rx[i].len ||
+			    rx[i].len != pkt_len(recvd) || sp_check(rbuf, rx[i].len, &seq)) {
+				bad++;
+			} else if (seq != recvd) {
+				ooo++;
 			}
-			free_bufs[nfree++] = d[i].offset;
+			rbytes += rx[i].len;
+			recvd++;
 		}
-		tg_done += n;
-		if (n && tg_done == opt.packets)
-			t_tg = now_ns() - t0;
-		reaped += n;
-		if (owner_post(&tg, free_bufs, &nfree, &tg_sent, &tg_bytes))
-			goto out;
-
-		/* TO_VSWITCH: harvest packets the copier wrote, post empties. */
-		n = svh_ring_prod_reap(&tv, d, ok, BATCH);
-		for (uint32_t i = 0; i < n; i++) {
-			/* libsvhost read len/flags back once; offset is ours. */
-			if (!ok[i] || (d[i].flags & SVHOST_DESC_F_NEXT) ||
-			    d[i].len < sizeof(struct pkt_hdr)) {
-				fail("TO_VSWITCH: copier returned len %u flags "
-				     "%#x", d[i].len, d[i].flags);
-				goto out;
-			}
-			if (!pkt_check("TO_VSWITCH", svh_ring_buf(&tv, d[i].offset),
-				       d[i].len, tv_recv, PKT_MAGIC_TO_VSWITCH))
-				goto out;
-			free_bufs[nfree++] = d[i].offset;
-			tv_bytes += d[i].len;
-			tv_recv++;
-		}
-		if (n && tv_recv == opt.packets)
-			t_tv = now_ns() - t0;
-		reaped += n;
-		if (owner_post(&tv, free_bufs, &nfree, &tv_posted, NULL))
-			goto out;
-
-		if (ring_broken("TO_GUEST", &tg) || ring_broken("TO_VSWITCH", &tv))
-			goto out;
-		if (reaped || tg_sent + tv_posted != posted_before) {
-			last_progress = now_ns();
+		svh_vsw_recv_release(v, 0, m);
+		if (n || m) {
+			last = now();
+		} else if (now() - last > STALL_TIMEOUT_S) {
+			fail("no progress for %.0f s (sent %" PRIu64 ", received %" PRIu64 ")",
+			     STALL_TIMEOUT_S, sent, recvd);
+			return -1;
 		} else {
-			uint64_t idle = now_ns() - last_progress;
-			struct pollfd pfd = { .fd = c2p, .events = POLLIN };
-
-			/*
-			 * The copier says nothing until it is done; if it
-			 * spoke (or died) and we still wait, it gave up.
-			 */
-			if (idle > 5000000000ull && poll(&pfd, 1, 0) > 0) {
-				fail("copier stopped during the data path");
-				goto out;
-			}
-			if (idle > STALL_TIMEOUT_NS) {
-				fail("no progress for %llu s (to_guest %" PRIu64
-				     " done, to_vswitch %" PRIu64 " received)",
-				     STALL_TIMEOUT_NS / 1000000000ull, tg_done,
-				     tv_recv);
-				goto out;
-			}
-			sched_yield();
+			usleep(100);
 		}
 	}
-	if (nfree != buf_count) {
-		fail("%u of %u buffers came back", nfree, buf_count);
-		goto out;
+	print_rate("vSwitch -> guest (sent)", sent, sbytes, now() - t0);
+	print_rate("guest -> vSwitch (received, checked)", recvd, rbytes, now() - t0);
+	if (bad || ooo) {
+		fail("%" PRIu64 " packets corrupted, %" PRIu64 " out of order", bad, ooo);
+		return -1;
 	}
-	print_rate("TO_GUEST   (posted, completed)", tg_done, tg_bytes, t_tg);
-	print_rate("TO_VSWITCH (received, checked)", tv_recv, tv_bytes, t_tv);
-	pass("%" PRIu64 " packets each way, all %u buffers back", opt.packets,
-	     buf_count);
-	rc = 0;
-out:
-	svh_ring_fini(&tg);
-	svh_ring_fini(&tv);
-	return rc;
+	pass("%" PRIu64 " packets each way; every packet from the guest checked (length, "
+	     "sequence, checksum)", opt.packets);
+	return 0;
 }
 
 static int owner_main(void)
 {
-	struct svhost_version ver;
-	struct svh_port m;
-	const struct svhost_layout *l = &m.layout;
-	char line[256], info[256];
-	int rc, pc2p[2], pp2c[2], status;
+	struct svh_vsw_opts vo = { .sz = sizeof(vo), .queue_pairs = 1, .ring_size = 256,
+				   .buf_size = 2048, .buf_count = 1024 };
+	struct svhost_version ver = { 0 };
+	struct svh_vsw *v = NULL;
+	char line[256], info[256], uid[16];
+	int rc, sv[2], status, fd, fds[4], nfds;
+	void *pool;
+	size_t pool_len;
 
-	rc = svh_broker_version(&ver);
-	if (rc) {
-		fail("open %s / SVHOST_GET_VERSION: %s (is svhost.ko loaded?)",
-		     SVH_DEV_PATH, strerror(-rc));
+	fd = open("/dev/svhost", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, SVHOST_GET_VERSION, &ver)) {
+		fail("open /dev/svhost / SVHOST_GET_VERSION: %s (is svhost.ko loaded?)",
+		     strerror(errno));
 		return 1;
 	}
-	say("%s: API version %u, features %#x [%s%s%s], max %u queue pairs, "
-	    "max ring %u, max pool per port %" PRIu64 " MiB", SVH_DEV_PATH,
-	    ver.api_version, ver.features,
+	close(fd);
+	say("/dev/svhost: API version %u, features %#x [%s%s], max %u queue pairs, max ring %u, "
+	    "max pool per port %" PRIu64 " MiB; libsvhost %s", ver.api_version, ver.features,
 	    ver.features & SVHOST_FEATURE_PKEY ? "PKEY" : "",
 	    ver.features & SVHOST_FEATURE_PKEY_REQUIRED ? " PKEY_REQUIRED" : "",
-	    ver.features & ~(SVHOST_FEATURE_PKEY | SVHOST_FEATURE_PKEY_REQUIRED) ?
-	    " +unknown" : "", ver.max_queue_pairs, ver.max_ring_size,
-	    (uint64_t)ver.max_port_pool_bytes >> 20);
-	if (ver.api_version != SVHOST_API_VERSION) {
-		fail("API version %u, this demo speaks %u", ver.api_version,
-		     SVHOST_API_VERSION);
-		return 1;
-	}
-	if (ver.reserved[0] || ver.reserved[1])
-		fail("svhost_version.reserved not zeroed");
+	    ver.max_queue_pairs, ver.max_ring_size, (uint64_t)ver.max_port_pool_bytes >> 20,
+	    svh_version());
 
-	rc = svh_port_create(&m, opt.port, &demo_geom);
+	rc = svh_vsw_create(&v, opt.port, &vo);
 	if (rc) {
-		fail("svh_port_create %s: %s (%s)", opt.port, strerror(-rc),
-		     errname(-rc));
+		fail("svh_vsw_create %s: %s (%s)", opt.port, strerror(-rc), errname(-rc));
 		return 1;
 	}
-	pass("created port %s", opt.port);
-	say("layout: header 0x%" PRIx64 "+0x%" PRIx64 ", rings 0x%" PRIx64 "+0x%"
-	    PRIx64 " (stride %u), pool 0x%" PRIx64 "+0x%" PRIx64,
-	    (uint64_t)l->header_offset, (uint64_t)l->header_size,
-	    (uint64_t)l->rings_offset, (uint64_t)l->rings_size, l->ring_stride,
-	    (uint64_t)l->pool_offset, (uint64_t)l->pool_size);
-	say("        %u queue pair(s), ring %u, %u buffers of %u bytes",
-	    l->queue_pairs, l->ring_size, l->buf_count, l->buf_size);
-	if (check_port(&m, SVHOST_STATE_READY))
-		goto close;
+	{
+		uint32_t q, r, b, c;
 
-	/* The copier: a separate process, like QEMU. */
-	if (pipe2(pc2p, O_CLOEXEC) || pipe2(pp2c, O_CLOEXEC)) {
-		fail("pipe: %s", strerror(errno));
+		svh_vsw_geometry(v, &q, &r, &b, &c);
+		pass("created port %s: %u queue pair(s), rings of %u, %u buffers of %u bytes",
+		     svh_vsw_name(v), q, r, c, b);
+	}
+	pool = svhost_mapping(true, &pool_len, NULL);
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		fail("socketpair: %s", strerror(errno));
 		goto close;
 	}
 	fflush(stdout);
@@ -1096,73 +839,96 @@ static int owner_main(void)
 		goto close;
 	}
 	if (copier_pid == 0) {
-		/* Drop everything of the owner's: its file, the FIFOs. */
-		close(m.fd);
+		/* the owner's port file is close-on-exec only: the copier never uses it */
 		if (status_fd >= 0)
 			close(status_fd);
 		if (cmd_fd >= 0)
 			close(cmd_fd);
-		close(pc2p[0]);
-		close(pp2c[1]);
-		c2p = pc2p[1];
-		p2c = pp2c[0];
-		_exit(copier_main(m.pool, l->pool_size));
+		close(sv[0]);
+		sock = sv[1];
+		_exit(copier_main(pool, pool_len));
 	}
-	close(pc2p[1]);
-	close(pp2c[0]);
-	c2p = pc2p[0];
-	p2c = pp2c[1];
-	say("forked copier process pid %d (uid %u)", (int)copier_pid,
-	    (unsigned int)opt.copier_uid);
+	close(sv[1]);
+	sock = sv[0];
+	say("forked copier process pid %d (uid %u)", (int)copier_pid, (unsigned)opt.copier_uid);
 
 	/* 1. ACL: the copier is refused until the administrator grants it. */
-	if (expect_msg("DENIED", line, sizeof(line)))
+	if (expect_msg("DENIED", line, sizeof(line), NULL, NULL))
 		goto kill;
-	snprintf(info, sizeof(info), "port=%s copier_pid=%d copier_uid=%u",
-		 opt.port, (int)copier_pid, (unsigned int)opt.copier_uid);
+	snprintf(info, sizeof(info), "port=%s copier_pid=%d copier_uid=%u", opt.port,
+		 (int)copier_pid, (unsigned)opt.copier_uid);
 	if (admin_pause("grant", info))
 		goto kill;
-	snprintf(info, sizeof(info), "0 %u\n", (unsigned int)opt.copier_uid);
-	if (!opt.ctl && admin_write("allowed_uids", info))
+	snprintf(uid, sizeof(uid), "%u", (unsigned)opt.copier_uid);
+	if (admin_do("grant", "--uid", uid))
 		goto kill;
-	send_line(p2c, "GRANTED");
+	send_msg(NULL, 0, "GRANTED");
 
-	/* 2. Attach, then the data path. */
-	if (expect_msg("ATTACHED", line, sizeof(line)))
+	/* 2. Attached: doorbells, rings, the data path. */
+	if (expect_msg("ATTACHED", line, sizeof(line), fds, &nfds) || nfds != 4)
 		goto kill;
 	say("copier attached: %s", line + 9);
-	if (HDR(&m, state) == SVHOST_STATE_ATTACHED)
-		pass("owner's header shows ATTACHED, generation %u",
-		     HDR(&m, generation));
-	else
-		fail("owner's header shows %s", state_name(HDR(&m, state)));
 	snprintf(info, sizeof(info), "%s", line + 9);
-
-	if (owner_datapath(&m) || expect_msg("DATAPATH_OK", line, sizeof(line)))
+	if (svh_vsw_copier_attached(v))
+		pass("the port's header shows a copier attached");
+	else
+		fail("the port's header does not show the copier");
+	for (unsigned i = 0; i < 2; i++) {
+		/* fds: kick (the PD writes, we would sleep on it), call (we write) */
+		svh_vsw_set_doorbells(v, 0, i, fds[2 * i + 1], fds[2 * i]);
+		svh_vsw_ring_start(v, 0, i);
+	}
+	send_msg(NULL, 0, "GO");
+	if (owner_datapath(v) || expect_msg("DATAPATH_OK", line, sizeof(line), NULL, NULL))
 		goto kill;
 
 	/* 3. Attached and idle: the administrator inspects, then revokes. */
-	if (expect_msg("IDLE", line, sizeof(line)) ||
-	    admin_pause("attached", info))
+	if (expect_msg("IDLE", line, sizeof(line), NULL, NULL) || admin_pause("attached", info))
 		goto kill;
-	if (!opt.ctl && admin_write("revoke", "1\n"))
+	if (admin_do("revoke", NULL, NULL))
 		goto kill;
-	if (expect_msg("REVOKED", line, sizeof(line)))
+	if (expect_msg("REVOKED", line, sizeof(line), NULL, NULL))
 		goto kill;
 	say("copier reports: %s", line);
-	if (HDR(&m, state) == SVHOST_STATE_REVOKED &&
-	    HDR(&m, reason) == SVHOST_REASON_ADMIN)
-		pass("owner's header shows REVOKED/ADMIN too");
+	if (!svh_vsw_copier_attached(v))
+		pass("the port's header shows no copier attached");
 	else
-		fail("owner's header shows %s/%s", state_name(HDR(&m, state)),
-		     reason_name(HDR(&m, reason)));
-	snprintf(info, sizeof(info), "port=%s", opt.port);
+		fail("the port still shows a copier");
+
+	/* 4. The administrator grants again; the copier comes back by itself. */
+	snprintf(info, sizeof(info), "port=%s copier_uid=%u", opt.port,
+		 (unsigned)opt.copier_uid);
 	if (admin_pause("revoked", info))
 		goto kill;
-	send_line(p2c, "REATTACH");
+	snprintf(uid, sizeof(uid), "%u", (unsigned)opt.copier_uid);
+	if (admin_do("grant", "--uid", uid))
+		goto kill;
+	send_msg(NULL, 0, "REGRANTED");
+	if (expect_msg("REATTACHED", line, sizeof(line), NULL, NULL))
+		goto kill;
+	say("copier reports: %s", line);
+	if (svh_vsw_copier_attached(v))
+		pass("the port's header shows the copier attached again");
+	else
+		fail("the port does not show the copier");
 
-	/* 4. Teardown. */
-	if (expect_msg("BYE", line, sizeof(line)))
+	/* 5. The administrator withdraws the grant: the copier stays out. */
+	if (admin_pause("reattached", info))
+		goto kill;
+	if (admin_do("ungrant", "--uid", uid))
+		goto kill;
+	send_msg(NULL, 0, "UNGRANTED");
+	if (expect_msg("DOWN", line, sizeof(line), NULL, NULL))
+		goto kill;
+	say("copier reports: %s", line);
+	if (admin_pause("ungranted", info))
+		goto kill;
+
+	/* 6. Teardown. */
+	for (unsigned i = 0; i < 2; i++)
+		svh_vsw_ring_stop(v, 0, i);
+	send_msg(NULL, 0, "BYE");
+	if (expect_msg("BYE", line, sizeof(line), NULL, NULL))
 		goto kill;
 	if (strcmp(line, "BYE ok"))
 		fail("the copier reported failures");
@@ -1173,11 +939,8 @@ static int owner_main(void)
 			pass("copier process exited cleanly");
 	}
 	copier_pid = -1;
-	say("owner header after the copier left: state %s, reason %s, "
-	    "generation %u", state_name(HDR(&m, state)),
-	    reason_name(HDR(&m, reason)), HDR(&m, generation));
-	svh_port_close(&m);
-	say("owner unmapped and closed the port");
+	svh_vsw_destroy(v);
+	say("owner closed the port");
 	return failures ? 1 : 0;
 
 kill:
@@ -1186,7 +949,7 @@ kill:
 		waitpid(copier_pid, NULL, 0);
 	}
 close:
-	svh_port_close(&m);
+	svh_vsw_destroy(v);
 	return 1;
 }
 
@@ -1194,17 +957,21 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: svhost-demo [--packets N] [--copier-uid UID] [--port NAME] [--ctl DIR]\n"
+"                   [--svhostctl PATH]\n"
 "\n"
 "Run as root with svhost.ko loaded.  Creates a port (owner = vSwitch role),\n"
-"forks a copier (QEMU role) that drops to UID (default 4242), attaches with\n"
-"a protection key, and moves N packets (default 100000) each way with\n"
-"integrity checks; then shows the PKU fault of a non-PD thread, revocation\n"
-"(SIGBUS, header REVOKED) and a clean teardown.\n"
+"forks a copier (QEMU role) that drops to UID (default 4242) and whose PD\n"
+"thread attaches with a protection key, and moves N packets (default 100000)\n"
+"each way with integrity checks; then shows the PKU fault of a non-PD thread,\n"
+"a revocation (no signal, REVOKED in the header, the PD stays out until a new\n"
+"grant, then attaches again), a withdrawn grant (the PD stays down) and a\n"
+"clean teardown.\n"
 "\n"
 "--ctl DIR  pause for the administrator: write \"PAUSE <tag> k=v...\" lines to\n"
 "           the FIFO DIR/status and wait for \"continue\" on DIR/cmd (tags:\n"
-"           grant, attached, revoked).  Without it the demo writes sysfs\n"
-"           itself.\n"
+"           grant, attached, revoked, reattached, ungranted).  Without it the\n"
+"           demo runs the svhostctl commands itself (--svhostctl, default\n"
+"           tools/svhostctl).\n"
 "\n"
 "Exit status 0 when every check passed, 1 otherwise, 2 on usage errors.\n");
 }
@@ -1228,6 +995,7 @@ int main(int argc, char **argv)
 		{ "copier-uid", required_argument, NULL, 'u' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "ctl", required_argument, NULL, 'c' },
+		{ "svhostctl", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1235,7 +1003,7 @@ int main(int argc, char **argv)
 	int c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "n:u:p:c:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:u:p:c:s:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			errno = 0;
@@ -1256,6 +1024,9 @@ int main(int argc, char **argv)
 		case 'c':
 			opt.ctl = optarg;
 			break;
+		case 's':
+			opt.svhostctl = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1270,7 +1041,13 @@ int main(int argc, char **argv)
 			"needs CAP_NET_ADMIN)\n");
 		return 1;
 	}
+	if (opt.copier_uid == 0) {
+		fprintf(stderr, "svhost-demo: the copier must not be root (the grant is "
+			"part of the demo)\n");
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
+	svh_set_print(lib_print);
 
 	/* Same order as run-demo.sh opens them, or both block. */
 	if (opt.ctl && ((status_fd = open_fifo("status", O_WRONLY)) < 0 ||

@@ -45,7 +45,16 @@ struct opts {
 	int inline_peer;	/* run peer and PD alternately in one thread */
 	int peer_sleep;		/* idle peers sleep (density: many peers share a core) */
 	double yield_us;	/* fifo-yield: yield at most every yield_us (0: every batch) */
+	int vswitch;		/* VSW_LIB (svh_vsw), VSW_SYNTH (ring layer, LIFO, whole
+				 * ring posted), VSW_FIFO (the same, cycling the pool) */
+	int huge;		/* pool in 2 MiB pages (hugetlb) instead of 4 KiB */
+	uint32_t pool_mib;	/* pool size */
+	int no_peer_copy;	/* lib vSwitch: release received packets without copying
+				 * them out (density: keep the peer core from limiting) */
 };
+
+enum { VSW_LIB, VSW_SYNTH, VSW_FIFO };
+static const char *const vsw_names[] = { "lib", "synth", "fifo" };
 
 static double o_tsc_hz = 2e9;
 
@@ -98,10 +107,32 @@ struct run {
 	struct svh_pd pd;
 	const struct opts *o;
 	pthread_t pd_thr, peer_thr;
+	/* per-batch cycles/packet of the measured direction while sampling:
+	 * their median resists preemption (a preempted batch is one outlier,
+	 * whereas it can double a mean) */
+	float *samples;
+	uint32_t nsamples;
+	volatile int sampling;
 	/* read by the peer on every pass: keep it off the line of pd.loops,
 	 * which the PD thread writes on every pass */
 	volatile int stop_peer __attribute__((aligned(64)));
 };
+
+#define MAX_SAMPLES (4u << 20)
+
+/* One PD pass (svh_pd_poll), sampling the measured direction's batch cost. */
+static unsigned pd_pass(struct run *r)
+{
+	const struct svh_dir_stats *st = &r->rig.qp->st[r->o->to_guest ? SVH_DIR_TO_GUEST
+									: SVH_DIR_TO_VSWITCH];
+	uint64_t p0 = st->packets, c0 = st->busy_cycles;
+	unsigned moved = svh_pd_poll(&r->pd);
+
+	if (r->sampling && st->packets != p0 && r->nsamples < MAX_SAMPLES)
+		r->samples[r->nsamples++] = (float)(st->busy_cycles - c0) /
+					    (float)(st->packets - p0);
+	return moved;
+}
 
 /* struct run has 64-byte aligned members: allocate it cache-line aligned */
 static struct run *run_alloc(void)
@@ -114,12 +145,48 @@ static struct run *run_alloc(void)
 	return r;
 }
 
+/* The vSwitch role through libsvhost's API, as the DPDK glue drives it. */
+static unsigned peer_step_lib(struct run *r)
+{
+	static __thread uint8_t src[SVH_MAX_PKT_LEN], dst[SVH_MAX_PKT_LEN];
+	struct rig *g = &r->rig;
+	uint32_t len = r->o->size;
+	unsigned work = 0;
+
+	if (r->o->to_guest) {
+		struct iovec io = { src, len };
+		struct svh_vsw_pkt pk[64];
+
+		for (int i = 0; i < 64; i++)
+			pk[i] = (struct svh_vsw_pkt){ .iov = &io, .iovcnt = 1, .len = len };
+		work += svh_vsw_send(g->vsw, 0, pk, 64);	/* copy in: mbuf -> pool */
+		work += sg_rx_poll(&g->g);
+		sg_rx_refill(&g->g);
+	} else {
+		struct svh_vsw_rx rx[64];
+		unsigned n;
+
+		work += sg_tx_post_burst(&g->g, len, 64);
+		n = svh_vsw_recv(g->vsw, 0, rx, 64);
+		for (unsigned i = 0; i < n && !r->o->no_peer_copy; i++) {
+			struct iovec io = { dst, rx[i].len };
+
+			svh_vsw_recv_copy(g->vsw, 0, &rx[i], 0, &io, 1);	/* pool -> mbuf */
+		}
+		svh_vsw_recv_release(g->vsw, 0, n);
+		work += n + sg_tx_reap(&g->g);
+	}
+	return work;
+}
+
 static unsigned peer_step(struct run *r)
 {
 	struct rig *g = &r->rig;
 	uint32_t len = r->o->size;
 	unsigned work = 0;
 
+	if (r->o->vswitch == VSW_LIB)
+		return peer_step_lib(r);
 	if (r->o->to_guest) {
 		work += sv_send_burst(&g->sv, len, 64);
 		work += sv_reap_sent(&g->sv);
@@ -143,7 +210,7 @@ static void *inline_main(void *arg)
 	svh_pd_setup_thread(&r->pd);
 	while (!__atomic_load_n(&r->pd.stop, __ATOMIC_ACQUIRE)) {
 		peer_step(r);
-		svh_pd_poll(&r->pd);
+		pd_pass(r);
 	}
 	return NULL;
 }
@@ -151,25 +218,10 @@ static void *inline_main(void *arg)
 static void *peer_main(void *arg)
 {
 	struct run *r = arg;
-	struct rig *g = &r->rig;
-	uint32_t len = r->o->size;
 
 	pin(r->o->peer_cpu);
 	while (!r->stop_peer) {
-		unsigned work = 0;
-
-		if (r->o->to_guest) {
-			work += sv_send_burst(&g->sv, len, 64);
-			work += sv_reap_sent(&g->sv);
-			work += sg_rx_poll(&g->g);
-			sg_rx_refill(&g->g);
-		} else {
-			work += sg_tx_post_burst(&g->g, len, 64);
-			work += sv_drain(&g->sv);
-			sv_post_empty(&g->sv, ~0u);
-			work += sg_tx_reap(&g->g);
-		}
-		if (!work) {
+		if (!peer_step(r)) {
 			if (r->o->peer_sleep)
 				usleep(50);	/* many peers share one core: let others run */
 			else
@@ -184,7 +236,18 @@ static void *pd_main(void *arg)
 	struct run *r = arg;
 
 	r->pd_tid = gettid();
-	return svh_pd_thread(&r->pd);
+	svh_pd_setup_thread(&r->pd);
+	/* svh_pd_run, with each pass sampled */
+	while (!__atomic_load_n(&r->pd.stop, __ATOMIC_ACQUIRE))
+		svh_pd_idle(&r->pd, pd_pass(r));
+	return NULL;
+}
+
+static int cmp_f(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 /* Times the PD thread was preempted (nonvoluntary context switches). */
@@ -223,10 +286,11 @@ static int run_start(struct run *r, const struct opts *o)
 	c.g.tx_buf_cap = o->size + 64 > 2048 ? o->size + 64 : 2048;
 	c.g.rx_buf_len = 2048;
 	c.pp.ring_size = o->ring;
-	c.pp.buf_count = 4096;
-	if (o->size > 8192)
-		c.pp.buf_count = 16384;
+	c.pp.buf_count = (uint32_t)((uint64_t)o->pool_mib << 20) / c.pp.buf_size;
+	c.pp.hugetlb = o->huge;
+	c.vsw_lib = o->vswitch == VSW_LIB;
 	rc = rig_init(&r->rig, &c);
+	r->rig.sv.fifo = o->vswitch == VSW_FIFO;
 	if (rc) {
 		fprintf(stderr, "svhost-bench: rig: %s\n", strerror(-rc));
 		return rc;
@@ -240,7 +304,8 @@ static int run_start(struct run *r, const struct opts *o)
 	rc = svh_pd_init(&r->pd, &pc, qps, 1);
 	if (rc)
 		return rc;
-	sv_post_empty(&r->rig.sv, ~0u);
+	if (o->vswitch != VSW_LIB)
+		sv_post_empty(&r->rig.sv, ~0u);
 	sg_rx_refill(&r->rig.g);
 	if (o->inline_peer) {
 		pthread_create(&r->pd_thr, NULL, inline_main, r);
@@ -287,9 +352,10 @@ static void take(const struct run *r, struct snap *s)
 
 static int cmd_pd(const struct opts *o)
 {
-	double mpps[64], gbps[64], cpp[64], hz = tsc_hz(), cmin = 1e30;
+	double mpps[64], gbps[64], cpp[64], bmed[64], hz = tsc_hz(), cmin = 1e30;
 	long pre_total = 0;
 	int n = o->reps > 64 ? 64 : o->reps;
+	float *samples = malloc(MAX_SAMPLES * sizeof(float));
 
 	for (int i = 0; i < n; i++) {
 		struct run *r = run_alloc();
@@ -297,28 +363,37 @@ static int cmd_pd(const struct opts *o)
 
 		if (run_start(r, o))
 			return 1;
+		r->samples = samples;	/* run_start cleared r; sampling is still off */
 		usleep(300000);	/* warm-up */
 		take(r, &a);
+		__atomic_store_n(&r->sampling, 1, __ATOMIC_RELEASE);
 		usleep((useconds_t)(o->seconds * 1e6));
+		r->sampling = 0;
 		take(r, &b);
 		run_stop(r);
+		qsort(samples, r->nsamples, sizeof(float), cmp_f);
+		bmed[i] = r->nsamples ? samples[r->nsamples / 2] : 0;
 		mpps[i] = (double)(b.pkts - a.pkts) / (b.t - a.t) / 1e6;
 		gbps[i] = (double)(b.bytes - a.bytes) * 8 / (b.t - a.t) / 1e9;
 		cpp[i] = b.pkts > a.pkts ? (double)(b.busy - a.busy) / (double)(b.pkts - a.pkts) : 0;
 		if (cpp[i] > 0 && cpp[i] < cmin)
 			cmin = cpp[i];
 		pre_total += b.preempt - a.preempt;
-		fprintf(stderr, "  run %d: %.3f Mpps %.2f Gbit/s %.1f cycles/pkt, %ld preemptions, "
-			"%.1f pkts/batch, %.1f%% of PD passes busy\n", i, mpps[i], gbps[i], cpp[i],
+		fprintf(stderr, "  run %d: %.3f Mpps %.2f Gbit/s %.1f cycles/pkt (batch median %.1f), "
+			"%ld preemptions, %.1f pkts/batch, %.1f%% of PD passes busy\n", i, mpps[i],
+			gbps[i], cpp[i], bmed[i],
 			b.preempt - a.preempt,
 			b.batches > a.batches ? (double)(b.pkts - a.pkts) / (double)(b.batches - a.batches) : 0,
 			b.loops > a.loops ? 100.0 * (double)(b.batches - a.batches) / (double)(b.loops - a.loops) : 0);
 		free(r);
 	}
 	printf("result pd dir=%s size=%u mpps=%.3f gbps=%.3f cycles_per_pkt=%.1f min_cycles_per_pkt=%.1f "
-	       "tsc_mhz=%.0f reps=%d pd_preemptions=%ld\n",
+	       "batch_median_cycles_per_pkt=%.1f tsc_mhz=%.0f reps=%d pd_preemptions=%ld vswitch=%s "
+	       "pages=%s pool_mib=%u\n",
 	       o->to_guest ? "to-guest" : "to-vswitch", o->size, median(mpps, n), median(gbps, n),
-	       median(cpp, n), cmin < 1e30 ? cmin : 0, hz / 1e6, n, pre_total);
+	       median(cpp, n), cmin < 1e30 ? cmin : 0, median(bmed, n), hz / 1e6, n, pre_total,
+	       vsw_names[o->vswitch], o->huge ? "2m" : "4k", o->pool_mib);
+	free(samples);
 	return 0;
 }
 
@@ -539,6 +614,11 @@ static void usage(void)
 		"usage: svhost-bench pd|memcpy|density|yieldcost [--dir to-guest|to-vswitch] [--size N]\n"
 		"       [--reps R] [--seconds S] [--pd-cpu C] [--peer-cpu C]\n"
 		"       [--mode poll|fifo-yield[-<N>us][-b<B>]|adaptive] [--k K] [--burst B] [--ring N] [--vq N] [--inline]\n"
+		"       [--vswitch lib|synth|fifo] [--pages 4k|2m] [--pool-mib N] [--no-peer-copy]\n"
+		"  --vswitch: lib = libsvhost's vSwitch role (default; LIFO buffers, bounded posting),\n"
+		"    synth = the ring-layer test vSwitch posting the whole ring, fifo = the same cycling\n"
+		"    its buffers through the whole pool (worst case for TLB and caches)\n"
+		"  --pages: pool in 4 KiB pages (default: what the broker maps) or 2 MiB hugetlb pages\n"
 		"  fifo-yield-<N>us: yield at most every N us; -b<B>: bursts of B packets\n"
 		"  yieldcost: K SCHED_FIFO processes on --pd-cpu that only yield: cycles per yield\n");
 	exit(2);
@@ -550,10 +630,14 @@ int main(int argc, char **argv)
 		{ "dir", 1, 0, 'd' }, { "size", 1, 0, 's' }, { "reps", 1, 0, 'r' },
 		{ "seconds", 1, 0, 't' }, { "pd-cpu", 1, 0, 'p' }, { "peer-cpu", 1, 0, 'q' },
 		{ "mode", 1, 0, 'm' }, { "k", 1, 0, 'k' }, { "burst", 1, 0, 'b' },
-		{ "ring", 1, 0, 'R' }, { "inline", 0, 0, 'i' }, { "vq", 1, 0, 'V' }, { 0, 0, 0, 0 }
+		{ "ring", 1, 0, 'R' }, { "inline", 0, 0, 'i' }, { "vq", 1, 0, 'V' },
+		{ "vswitch", 1, 0, 'W' }, { "pages", 1, 0, 'P' }, { "pool-mib", 1, 0, 'M' },
+		{ "no-peer-copy", 0, 0, 'C' },
+		{ 0, 0, 0, 0 }
 	};
 	struct opts o = { .size = 64, .reps = 5, .seconds = 1.0, .pd_cpu = 0, .peer_cpu = 1,
-			  .mode = SVH_SCHED_POLL, .k = 1, .burst = 32, .ring = 1024, .vq = 1024 };
+			  .mode = SVH_SCHED_POLL, .k = 1, .burst = 32, .ring = 1024, .vq = 1024,
+			  .vswitch = VSW_LIB, .huge = 0, .pool_mib = 8 };
 	int c;
 
 	if (argc < 2)
@@ -583,10 +667,26 @@ int main(int argc, char **argv)
 		case 'R': o.ring = (uint32_t)atoi(optarg); break;
 		case 'i': o.inline_peer = 1; break;
 		case 'V': o.vq = (uint16_t)atoi(optarg); break;
+		case 'W':
+			o.vswitch = !strcmp(optarg, "lib") ? VSW_LIB : !strcmp(optarg, "synth") ?
+				    VSW_SYNTH : !strcmp(optarg, "fifo") ? VSW_FIFO : -1;
+			if (o.vswitch < 0)
+				usage();
+			break;
+		case 'P':
+			if (strcmp(optarg, "4k") && strcmp(optarg, "2m"))
+				usage();
+			o.huge = !strcmp(optarg, "2m");
+			break;
+		case 'M': o.pool_mib = (uint32_t)atoi(optarg); break;
+		case 'C': o.no_peer_copy = 1; break;
 		default: usage();
 		}
 	}
+	if (o.size > 8192 && o.pool_mib < 32)
+		o.pool_mib = 32;	/* room for a ring of chained large packets */
 	if (o.size == 0 || o.size > SVH_MAX_PKT_LEN || o.reps < 1 || o.k < 1 || o.vq < 64 ||
+	    o.pool_mib == 0 || o.pool_mib > 1024 ||
 	    (o.vq & (o.vq - 1)))
 		usage();
 	if (o.yield_us > 0)
