@@ -41,7 +41,7 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
 	    $(wildcard uapi/linux/*.h)
 
 .PHONY: help deps all build kmod selftests tools check checkpatch sparse \
-	test demo bench clean distclean
+	test demo bench clean distclean qemu
 
 help:
 	@echo "secure-vhost make targets:"
@@ -52,6 +52,7 @@ help:
 	@echo "              test suites; last line: 'N passed, M failed'"
 	@echo "  demo        deps + build + tools/demo/run-demo.sh in the test VM"
 	@echo "  bench       deps + build + tools/svhost-bench/run (BENCH_ARGS='...')"
+	@echo "  qemu        patched QEMU (qemu-patches/) into build/qemu/ (tools/qemu/build)"
 	@echo "  clean       remove build products (keeps the cached kernel)"
 	@echo "  distclean   clean + remove build/ entirely"
 	@echo "Variables: KDIR=$(KDIR)"
@@ -128,6 +129,11 @@ bench:
 	@$(MAKE) build
 	@test -x tools/svhost-bench/run || { echo "make bench: tools/svhost-bench/run does not exist yet" >&2; exit 1; }
 	tools/svhost-bench/run $(BENCH_ARGS)
+
+# Debian's QEMU with qemu-patches/ applied, and its qtests (tools/qemu/build --help)
+qemu:
+	@tools/deps.sh
+	@tools/qemu/build
 
 clean:
 	cd kmod && rm -rf *.o *.ko *.mod *.mod.c .*.cmd .*.d Module.symvers modules.order .tmp_versions
