@@ -45,7 +45,14 @@ struct opts {
 	int inline_peer;	/* run peer and PD alternately in one thread */
 	int peer_sleep;		/* idle peers sleep (density: many peers share a core) */
 	double yield_us;	/* fifo-yield: yield at most every yield_us (0: every batch) */
+	int vswitch;		/* VSW_LIB (svh_vsw), VSW_SYNTH (ring layer, LIFO, whole
+				 * ring posted), VSW_FIFO (the same, cycling the pool) */
+	int huge;		/* pool in 2 MiB pages (hugetlb) instead of 4 KiB */
+	uint32_t pool_mib;	/* pool size */
 };
+
+enum { VSW_LIB, VSW_SYNTH, VSW_FIFO };
+static const char *const vsw_names[] = { "lib", "synth", "fifo" };
 
 static double o_tsc_hz = 2e9;
 
@@ -114,12 +121,48 @@ static struct run *run_alloc(void)
 	return r;
 }
 
+/* The vSwitch role through libsvhost's API, as the DPDK glue drives it. */
+static unsigned peer_step_lib(struct run *r)
+{
+	static __thread uint8_t src[SVH_MAX_PKT_LEN], dst[SVH_MAX_PKT_LEN];
+	struct rig *g = &r->rig;
+	uint32_t len = r->o->size;
+	unsigned work = 0;
+
+	if (r->o->to_guest) {
+		struct iovec io = { src, len };
+		struct svh_vsw_pkt pk[64];
+
+		for (int i = 0; i < 64; i++)
+			pk[i] = (struct svh_vsw_pkt){ .iov = &io, .iovcnt = 1, .len = len };
+		work += svh_vsw_send(g->vsw, 0, pk, 64);	/* copy in: mbuf -> pool */
+		work += sg_rx_poll(&g->g);
+		sg_rx_refill(&g->g);
+	} else {
+		struct svh_vsw_rx rx[64];
+		unsigned n;
+
+		work += sg_tx_post_burst(&g->g, len, 64);
+		n = svh_vsw_recv(g->vsw, 0, rx, 64);
+		for (unsigned i = 0; i < n; i++) {
+			struct iovec io = { dst, rx[i].len };
+
+			svh_vsw_recv_copy(g->vsw, 0, &rx[i], 0, &io, 1);	/* pool -> mbuf */
+		}
+		svh_vsw_recv_release(g->vsw, 0, n);
+		work += n + sg_tx_reap(&g->g);
+	}
+	return work;
+}
+
 static unsigned peer_step(struct run *r)
 {
 	struct rig *g = &r->rig;
 	uint32_t len = r->o->size;
 	unsigned work = 0;
 
+	if (r->o->vswitch == VSW_LIB)
+		return peer_step_lib(r);
 	if (r->o->to_guest) {
 		work += sv_send_burst(&g->sv, len, 64);
 		work += sv_reap_sent(&g->sv);
@@ -151,25 +194,10 @@ static void *inline_main(void *arg)
 static void *peer_main(void *arg)
 {
 	struct run *r = arg;
-	struct rig *g = &r->rig;
-	uint32_t len = r->o->size;
 
 	pin(r->o->peer_cpu);
 	while (!r->stop_peer) {
-		unsigned work = 0;
-
-		if (r->o->to_guest) {
-			work += sv_send_burst(&g->sv, len, 64);
-			work += sv_reap_sent(&g->sv);
-			work += sg_rx_poll(&g->g);
-			sg_rx_refill(&g->g);
-		} else {
-			work += sg_tx_post_burst(&g->g, len, 64);
-			work += sv_drain(&g->sv);
-			sv_post_empty(&g->sv, ~0u);
-			work += sg_tx_reap(&g->g);
-		}
-		if (!work) {
+		if (!peer_step(r)) {
 			if (r->o->peer_sleep)
 				usleep(50);	/* many peers share one core: let others run */
 			else
@@ -223,10 +251,11 @@ static int run_start(struct run *r, const struct opts *o)
 	c.g.tx_buf_cap = o->size + 64 > 2048 ? o->size + 64 : 2048;
 	c.g.rx_buf_len = 2048;
 	c.pp.ring_size = o->ring;
-	c.pp.buf_count = 4096;
-	if (o->size > 8192)
-		c.pp.buf_count = 16384;
+	c.pp.buf_count = (uint32_t)((uint64_t)o->pool_mib << 20) / c.pp.buf_size;
+	c.pp.hugetlb = o->huge;
+	c.vsw_lib = o->vswitch == VSW_LIB;
 	rc = rig_init(&r->rig, &c);
+	r->rig.sv.fifo = o->vswitch == VSW_FIFO;
 	if (rc) {
 		fprintf(stderr, "svhost-bench: rig: %s\n", strerror(-rc));
 		return rc;
@@ -240,7 +269,8 @@ static int run_start(struct run *r, const struct opts *o)
 	rc = svh_pd_init(&r->pd, &pc, qps, 1);
 	if (rc)
 		return rc;
-	sv_post_empty(&r->rig.sv, ~0u);
+	if (o->vswitch != VSW_LIB)
+		sv_post_empty(&r->rig.sv, ~0u);
 	sg_rx_refill(&r->rig.g);
 	if (o->inline_peer) {
 		pthread_create(&r->pd_thr, NULL, inline_main, r);
@@ -316,9 +346,10 @@ static int cmd_pd(const struct opts *o)
 		free(r);
 	}
 	printf("result pd dir=%s size=%u mpps=%.3f gbps=%.3f cycles_per_pkt=%.1f min_cycles_per_pkt=%.1f "
-	       "tsc_mhz=%.0f reps=%d pd_preemptions=%ld\n",
+	       "tsc_mhz=%.0f reps=%d pd_preemptions=%ld vswitch=%s pages=%s pool_mib=%u\n",
 	       o->to_guest ? "to-guest" : "to-vswitch", o->size, median(mpps, n), median(gbps, n),
-	       median(cpp, n), cmin < 1e30 ? cmin : 0, hz / 1e6, n, pre_total);
+	       median(cpp, n), cmin < 1e30 ? cmin : 0, hz / 1e6, n, pre_total,
+	       vsw_names[o->vswitch], o->huge ? "2m" : "4k", o->pool_mib);
 	return 0;
 }
 
@@ -539,6 +570,11 @@ static void usage(void)
 		"usage: svhost-bench pd|memcpy|density|yieldcost [--dir to-guest|to-vswitch] [--size N]\n"
 		"       [--reps R] [--seconds S] [--pd-cpu C] [--peer-cpu C]\n"
 		"       [--mode poll|fifo-yield[-<N>us][-b<B>]|adaptive] [--k K] [--burst B] [--ring N] [--vq N] [--inline]\n"
+		"       [--vswitch lib|synth|fifo] [--pages 4k|2m] [--pool-mib N]\n"
+		"  --vswitch: lib = libsvhost's vSwitch role (default; LIFO buffers, bounded posting),\n"
+		"    synth = the ring-layer test vSwitch posting the whole ring, fifo = the same cycling\n"
+		"    its buffers through the whole pool (worst case for TLB and caches)\n"
+		"  --pages: pool in 4 KiB pages (default: what the broker maps) or 2 MiB hugetlb pages\n"
 		"  fifo-yield-<N>us: yield at most every N us; -b<B>: bursts of B packets\n"
 		"  yieldcost: K SCHED_FIFO processes on --pd-cpu that only yield: cycles per yield\n");
 	exit(2);
@@ -550,10 +586,13 @@ int main(int argc, char **argv)
 		{ "dir", 1, 0, 'd' }, { "size", 1, 0, 's' }, { "reps", 1, 0, 'r' },
 		{ "seconds", 1, 0, 't' }, { "pd-cpu", 1, 0, 'p' }, { "peer-cpu", 1, 0, 'q' },
 		{ "mode", 1, 0, 'm' }, { "k", 1, 0, 'k' }, { "burst", 1, 0, 'b' },
-		{ "ring", 1, 0, 'R' }, { "inline", 0, 0, 'i' }, { "vq", 1, 0, 'V' }, { 0, 0, 0, 0 }
+		{ "ring", 1, 0, 'R' }, { "inline", 0, 0, 'i' }, { "vq", 1, 0, 'V' },
+		{ "vswitch", 1, 0, 'W' }, { "pages", 1, 0, 'P' }, { "pool-mib", 1, 0, 'M' },
+		{ 0, 0, 0, 0 }
 	};
 	struct opts o = { .size = 64, .reps = 5, .seconds = 1.0, .pd_cpu = 0, .peer_cpu = 1,
-			  .mode = SVH_SCHED_POLL, .k = 1, .burst = 32, .ring = 1024, .vq = 1024 };
+			  .mode = SVH_SCHED_POLL, .k = 1, .burst = 32, .ring = 1024, .vq = 1024,
+			  .vswitch = VSW_LIB, .huge = 0, .pool_mib = 8 };
 	int c;
 
 	if (argc < 2)
@@ -583,10 +622,25 @@ int main(int argc, char **argv)
 		case 'R': o.ring = (uint32_t)atoi(optarg); break;
 		case 'i': o.inline_peer = 1; break;
 		case 'V': o.vq = (uint16_t)atoi(optarg); break;
+		case 'W':
+			o.vswitch = !strcmp(optarg, "lib") ? VSW_LIB : !strcmp(optarg, "synth") ?
+				    VSW_SYNTH : !strcmp(optarg, "fifo") ? VSW_FIFO : -1;
+			if (o.vswitch < 0)
+				usage();
+			break;
+		case 'P':
+			if (strcmp(optarg, "4k") && strcmp(optarg, "2m"))
+				usage();
+			o.huge = !strcmp(optarg, "2m");
+			break;
+		case 'M': o.pool_mib = (uint32_t)atoi(optarg); break;
 		default: usage();
 		}
 	}
+	if (o.size > 8192 && o.pool_mib < 32)
+		o.pool_mib = 32;	/* room for a ring of chained large packets */
 	if (o.size == 0 || o.size > SVH_MAX_PKT_LEN || o.reps < 1 || o.k < 1 || o.vq < 64 ||
+	    o.pool_mib == 0 || o.pool_mib > 1024 ||
 	    (o.vq & (o.vq - 1)))
 		usage();
 	if (o.yield_us > 0)

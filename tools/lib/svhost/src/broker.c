@@ -89,7 +89,7 @@ int svh_layout_check(const struct svhost_layout *l)
 	return 0;
 }
 
-static void port_reset(struct svh_port *p)
+void svh_port_init(struct svh_port *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
@@ -170,7 +170,7 @@ int svh_port_create(struct svh_port *p, const char *name, const struct svh_port_
 	struct svhost_port_create req;
 	int rc;
 
-	port_reset(p);
+	svh_port_init(p);
 	memset(&req, 0, sizeof(req));
 	rc = set_name(p, req.name, name);
 	if (rc)
@@ -207,7 +207,7 @@ int svh_port_attach(struct svh_port *p, const char *name, int pkey)
 	struct svhost_copier_attach req;
 	int rc;
 
-	port_reset(p);
+	svh_port_init(p);
 	memset(&req, 0, sizeof(req));
 	rc = set_name(p, req.name, name);
 	if (rc)
@@ -244,7 +244,7 @@ int svh_port_create_local(struct svh_port *p, const char *name,
 	struct svhost_shm_header *h;
 	int rc;
 
-	port_reset(p);
+	svh_port_init(p);
 	rc = set_name(p, dummy, name);
 	if (rc)
 		return rc;
@@ -315,6 +315,14 @@ fail:
 	return rc;
 }
 
+/* Play the kernel on a memfd header: reason, state, then generation + 1 (release). */
+static void local_header_state(struct svhost_shm_header *h, uint32_t state, uint32_t reason)
+{
+	svh_write_once(&h->reason, reason);
+	svh_write_once(&h->state, state);
+	svh_store_release(&h->generation, svh_read_once(&h->generation) + 1);
+}
+
 /* The header of a memfd port as sent by an (untrusted) owner. */
 static int memfd_header(int ctl_fd, int pool_fd, struct svhost_layout *l)
 {
@@ -350,7 +358,7 @@ int svh_port_attach_memfd(struct svh_port *c, int ctl_fd, int pool_fd)
 	uint32_t state;
 	int rc;
 
-	port_reset(c);
+	svh_port_init(c);
 	if (ctl_fd < 0 || pool_fd < 0)
 		return -EBADF;
 	rc = memfd_header(ctl_fd, pool_fd, &c->layout);
@@ -374,10 +382,11 @@ int svh_port_attach_memfd(struct svh_port *c, int ctl_fd, int pool_fd)
 		rc = -EPROTO;
 		goto fail;
 	}
+	/* as the broker: reason, then state, then the generation (release) */
 	c->generation = svh_read_once(&h->generation) + 1;
 	svh_write_once(&h->reason, SVHOST_REASON_NONE);
-	svh_write_once(&h->generation, c->generation);
-	svh_store_release(&h->state, SVHOST_STATE_ATTACHED);
+	svh_write_once(&h->state, SVHOST_STATE_ATTACHED);
+	svh_store_release(&h->generation, c->generation);
 	return 0;
 fail:
 	svh_port_close(c);
@@ -387,7 +396,7 @@ fail:
 int svh_port_attach_local(struct svh_port *c, const struct svh_port *o)
 {
 	if (!o->local || !o->owner) {
-		port_reset(c);
+		svh_port_init(c);
 		return -EINVAL;
 	}
 	return svh_port_attach_memfd(c, o->ctl_memfd, o->pool_memfd);
@@ -395,49 +404,38 @@ int svh_port_attach_local(struct svh_port *c, const struct svh_port *o)
 
 void svh_port_local_set_state(struct svh_port *o, uint32_t state, uint32_t reason)
 {
-	struct svhost_shm_header *h = (struct svhost_shm_header *)o->hdr;
-
-	if (!o->local || !o->owner || !h)
+	if (!o->local || !o->owner || !o->hdr)
 		return;
-	svh_write_once(&h->reason, reason);
-	if (state == SVHOST_STATE_REVOKED)
-		svh_write_once(&h->generation, svh_read_once(&h->generation) + 1);
-	svh_store_release(&h->state, state);
+	local_header_state((struct svhost_shm_header *)o->hdr, state, reason);
 }
 
 enum svh_dev_state svh_port_status(const struct svh_port *p, uint32_t *reason)
 {
-	uint32_t state, gen;
+	uint32_t gen, state;
 
 	if (reason)
 		*reason = SVHOST_REASON_NONE;
 	if (!p->hdr || p->owner)
 		return SVH_DEV_DETACHED;
-	state = svh_load_acquire(&p->hdr->state);
-	gen = svh_read_once(&p->hdr->generation);
-	if (gen == p->generation) {
-		if (state == SVHOST_STATE_ATTACHED)
-			return SVH_DEV_ATTACHED;
-		if (state == SVHOST_STATE_OWNER_GONE)
-			return SVH_DEV_OWNER_GONE;
-	}
-	/* lost: when the generation is exactly one more, state and reason say why */
+	/* generation first (acquire), then state and reason of that generation */
+	gen = svh_load_acquire(&p->hdr->generation);
+	if (svh_likely(gen == p->generation))
+		return SVH_DEV_ATTACHED;
+	state = svh_read_once(&p->hdr->state);
+	if (state == SVHOST_STATE_OWNER_GONE)
+		return SVH_DEV_OWNER_GONE;
+	/* exactly one more: state and reason say why; else later changes hide it */
 	if (gen == p->generation + 1 && state == SVHOST_STATE_REVOKED && reason)
 		*reason = svh_read_once(&p->hdr->reason);
-	if (gen == p->generation + 1 && state == SVHOST_STATE_OWNER_GONE)
-		return SVH_DEV_OWNER_GONE;
 	return SVH_DEV_REVOKED;
 }
 
 void svh_port_close(struct svh_port *p)
 {
 	/* a local copier hands the port back, as the broker does on release */
-	if (p->local && !p->owner && p->hdr &&
-	    svh_port_status(p, NULL) == SVH_DEV_ATTACHED) {
-		struct svhost_shm_header *h = (struct svhost_shm_header *)p->hdr;
-
-		svh_store_release(&h->state, SVHOST_STATE_READY);
-	}
+	if (p->local && !p->owner && p->hdr && svh_port_status(p, NULL) == SVH_DEV_ATTACHED)
+		local_header_state((struct svhost_shm_header *)p->hdr, SVHOST_STATE_READY,
+				   SVHOST_REASON_NONE);
 	if (p->hdr)
 		munmap((void *)p->hdr, p->layout.header_size);
 	if (p->rings)
@@ -450,7 +448,7 @@ void svh_port_close(struct svh_port *p)
 		close(p->ctl_memfd);
 	if (p->pool_memfd >= 0)
 		close(p->pool_memfd);
-	port_reset(p);
+	svh_port_init(p);
 }
 
 struct svhost_ring *svh_port_ring(const struct svh_port *p, uint32_t qp, unsigned dir)

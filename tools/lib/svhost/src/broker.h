@@ -53,6 +53,8 @@ struct svh_port_params {
 
 /* 1..31 characters of [A-Za-z0-9_.-], not "." or "..": the broker's rule. */
 bool svh_port_name_valid(const char *name);
+/* An empty port: no fds (-1), nothing mapped; what svh_port_close leaves. */
+void svh_port_init(struct svh_port *p);
 /* Is /dev/svhost present? */
 bool svh_broker_available(void);
 /* SVHOST_GET_VERSION on a fresh open. 0 or -errno. */
@@ -84,17 +86,19 @@ int svh_port_attach_local(struct svh_port *copier, const struct svh_port *owner)
 
 /*
  * Owner of a local port only, playing the kernel: show state (with reason)
- * on the header page, bumping the generation for REVOKED as the broker does.
- * Tests use it to simulate a revocation or a re-grant (READY).
+ * on the header page as the broker does (reason, state, then the
+ * generation + 1 with a release store).  Tests use it to simulate a
+ * revocation or a re-grant (READY); svh_vsw_destroy to say OWNER_GONE.
  */
 void svh_port_local_set_state(struct svh_port *owner, uint32_t state, uint32_t reason);
 
 /*
- * Copier: where the port stands, from the header page (two loads, no
- * system call, safe on the data path).  Returns SVH_DEV_ATTACHED while the
- * header shows our generation and ATTACHED; SVH_DEV_REVOKED (and *reason,
- * SVHOST_REASON_NONE when another attach has overwritten it) or
- * SVH_DEV_OWNER_GONE once we lost it; SVH_DEV_DETACHED when not attached.
+ * Copier: where the port stands, from the header page (one acquire load
+ * while attached, no system call: safe on the data path).  SVH_DEV_ATTACHED
+ * while the header's generation is the one our attach got; once it
+ * differs, SVH_DEV_OWNER_GONE, or SVH_DEV_REVOKED with *reason when the
+ * generation moved by exactly one (SVHOST_REASON_NONE when later changes
+ * hide why); SVH_DEV_DETACHED when not attached.
  */
 enum svh_dev_state svh_port_status(const struct svh_port *p, uint32_t *reason);
 

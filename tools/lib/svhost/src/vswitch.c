@@ -178,7 +178,9 @@ SVH_API int svh_vsw_create(struct svh_vsw **out, const char *port_name,
 			return rc;
 		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
 	}
-	if (o.flags & ~SVH_VSW_F_TEST_MEMFD)
+	if (o.flags & ~(SVH_VSW_F_TEST_MEMFD | SVH_VSW_F_TEST_HUGETLB))
+		return -EINVAL;
+	if ((o.flags & SVH_VSW_F_TEST_HUGETLB) && !(o.flags & SVH_VSW_F_TEST_MEMFD))
 		return -EINVAL;
 	if (!svh_port_name_valid(port_name))
 		return -EINVAL;
@@ -214,6 +216,7 @@ SVH_API int svh_vsw_create(struct svh_vsw **out, const char *port_name,
 			 "between VMs, no protection key; never use this in production",
 			 port_name);
 		v->test_memfd = true;
+		pp.hugetlb = o.flags & SVH_VSW_F_TEST_HUGETLB;
 		rc = svh_port_create_local(&v->port, port_name, &pp);
 	} else {
 		rc = svh_port_create(&v->port, port_name, &pp);

@@ -120,6 +120,11 @@ static void create_rules(void)
 	CHECK_EQ(svh_vsw_create(&v, "0123456789012345678901234567890123", &o), -EINVAL);
 	o.flags = 0x80;
 	CHECK_EQ(svh_vsw_create(&v, "x", &o), -EINVAL);
+	o.flags = SVH_VSW_F_TEST_HUGETLB;	/* only with the memfd pool */
+	CHECK_EQ(svh_vsw_create(&v, "x", &o), -EINVAL);
+	o.flags = SVH_VSW_F_TEST_MEMFD | SVH_VSW_F_TEST_HUGETLB;	/* 4 KiB fallback, warned */
+	CHECK_EQ(svh_vsw_create(&v, "x", &o), 0);
+	svh_vsw_destroy(v);
 	o.flags = SVH_VSW_F_TEST_MEMFD;
 	o.ring_size = 100;
 	CHECK_EQ(svh_vsw_create(&v, "x", &o), -EINVAL);

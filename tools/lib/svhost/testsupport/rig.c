@@ -38,23 +38,49 @@ int rig_init(struct rig *r, const struct rig_cfg *c)
 	r->cfg = *c;
 	r->efd_pd = r->efd_sw = -1;
 	r->cfg.pp.queue_pairs = 1;
-	rc = svh_port_create_local(&r->owner, "rig", &r->cfg.pp);
-	if (rc)
-		return rc;
-	rc = svh_port_attach_local(&r->copier, &r->owner);
-	if (rc)
-		return rc;
-	rc = sg_init(&r->g, &c->g);
-	if (rc)
-		return rc;
-	rc = sv_init(&r->sv, svh_port_ring(&r->owner, 0, SVHOST_RING_TO_VSWITCH),
-		     svh_port_ring(&r->owner, 0, SVHOST_RING_TO_GUEST), r->owner.pool,
-		     c->pp.ring_size, c->pp.buf_size, c->pp.buf_count, c->verify, true);
-	if (rc)
-		return rc;
+	svh_port_init(&r->owner);
+	svh_port_init(&r->copier);
 	if (c->eventfds) {
 		r->efd_pd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		r->efd_sw = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	}
+	if (c->vsw_lib) {
+		struct svh_vsw_opts vo = { .sz = sizeof(vo), .flags = SVH_VSW_F_TEST_MEMFD,
+					   .queue_pairs = 1, .ring_size = c->pp.ring_size,
+					   .buf_size = c->pp.buf_size,
+					   .buf_count = c->pp.buf_count };
+		int ctl, pool;
+
+		if (c->pp.hugetlb)
+			vo.flags |= SVH_VSW_F_TEST_HUGETLB;
+		rc = svh_vsw_create(&r->vsw, "rig", &vo);
+		if (rc)
+			return rc;
+		svh_vsw_test_memfds(r->vsw, &ctl, &pool);
+		rc = svh_port_attach_memfd(&r->copier, ctl, pool);
+		if (rc)
+			return rc;
+		for (int d = 0; d < 2; d++) {
+			svh_vsw_set_doorbells(r->vsw, 0, d, r->efd_pd, r->efd_sw);
+			svh_vsw_ring_start(r->vsw, 0, d);
+		}
+	} else {
+		rc = svh_port_create_local(&r->owner, "rig", &r->cfg.pp);
+		if (rc)
+			return rc;
+		rc = svh_port_attach_local(&r->copier, &r->owner);
+		if (rc)
+			return rc;
+	}
+	rc = sg_init(&r->g, &c->g);
+	if (rc)
+		return rc;
+	if (!c->vsw_lib) {
+		rc = sv_init(&r->sv, svh_port_ring(&r->owner, 0, SVHOST_RING_TO_VSWITCH),
+			     svh_port_ring(&r->owner, 0, SVHOST_RING_TO_GUEST), r->owner.pool,
+			     c->pp.ring_size, c->pp.buf_size, c->pp.buf_count, c->verify, true);
+		if (rc)
+			return rc;
 		svh_ring_set_fds(&r->sv.tx, r->efd_pd, r->efd_sw);
 		svh_ring_set_fds(&r->sv.rx, r->efd_pd, r->efd_sw);
 	}
@@ -75,7 +101,7 @@ int rig_init(struct rig *r, const struct rig_cfg *c)
 	qc.ring_size = c->pp.ring_size;
 	qc.buf_size = c->pp.buf_size;
 	qc.buf_count = c->pp.buf_count;
-	qc.gm = &r->g.gm;
+	qc.gm = sg_gm(&r->g);
 	qc.log = c->dirty_log ? &r->log : NULL;
 	sg_vq_params(&r->g, false, &qc.txq);
 	sg_vq_params(&r->g, true, &qc.rxq);
@@ -94,6 +120,7 @@ void rig_fini(struct rig *r)
 	sg_fini(&r->g);
 	svh_port_close(&r->copier);
 	svh_port_close(&r->owner);
+	svh_vsw_destroy(r->vsw);
 	if (r->efd_pd >= 0)
 		close(r->efd_pd);
 	if (r->efd_sw >= 0)

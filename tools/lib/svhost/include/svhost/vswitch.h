@@ -38,6 +38,13 @@ struct svh_vsw;
 
 /* Test-only: the pool lives in memfds instead of the broker (no isolation). */
 #define SVH_VSW_F_TEST_MEMFD	0x1u
+/*
+ * With SVH_VSW_F_TEST_MEMFD only: the pool memfd is MFD_HUGETLB (2 MiB
+ * pages; 4 KiB with a warning when none are reserved).  The broker maps
+ * pools with 4 KiB pages; this exists so benchmarks can measure the
+ * difference.
+ */
+#define SVH_VSW_F_TEST_HUGETLB	0x2u
 
 struct svh_vsw_opts {
 	size_t sz;		/* sizeof(struct svh_vsw_opts), for growth */
