@@ -43,7 +43,7 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
 
 .PHONY: help deps all build kmod selftests tools check checkpatch sparse \
 	test test-debug demo bench clean distclean dkms-install dkms-uninstall \
-	dkms-check
+	dkms-check qemu
 
 help:
 	@echo "secure-vhost make targets:"
@@ -60,6 +60,7 @@ help:
 	@echo "  dkms-install  build and install svhost.ko with DKMS for DKMS_KERNEL"
 	@echo "              (default: the running kernel); dkms-uninstall removes it"
 	@echo "  dkms-check  build through DKMS into build/dkms for the test kernel"
+	@echo "  qemu        patched QEMU (qemu-patches/) into build/qemu/ (tools/qemu/build)"
 	@echo "  clean       remove build products (keeps the cached kernel)"
 	@echo "  distclean   clean + remove build/ entirely"
 	@echo "Variables: KDIR=$(KDIR)"
@@ -231,6 +232,11 @@ bench:
 	@$(MAKE) build
 	@test -x tools/svhost-bench/run || { echo "make bench: tools/svhost-bench/run does not exist yet" >&2; exit 1; }
 	tools/svhost-bench/run $(BENCH_ARGS)
+
+# Debian's QEMU with qemu-patches/ applied, and its qtests (tools/qemu/build --help)
+qemu:
+	@tools/deps.sh
+	@tools/qemu/build
 
 clean:
 	cd kmod && rm -rf *.o *.ko *.mod *.mod.c .*.cmd .*.d Module.symvers modules.order .tmp_versions
