@@ -41,7 +41,7 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
 	    $(wildcard uapi/linux/*.h)
 
 .PHONY: help deps all build kmod selftests tools check checkpatch sparse \
-	test demo bench clean distclean
+	test demo bench clean distclean dpdk
 
 help:
 	@echo "secure-vhost make targets:"
@@ -52,6 +52,7 @@ help:
 	@echo "              test suites; last line: 'N passed, M failed'"
 	@echo "  demo        deps + build + tools/demo/run-demo.sh in the test VM"
 	@echo "  bench       deps + build + tools/svhost-bench/run (BENCH_ARGS='...')"
+	@echo "  dpdk        Debian's DPDK + dpdk-patches/ -> build/dpdk/lib (tools/dpdk/build)"
 	@echo "  clean       remove build products (keeps the cached kernel)"
 	@echo "  distclean   clean + remove build/ entirely"
 	@echo "Variables: KDIR=$(KDIR)"
@@ -128,6 +129,11 @@ bench:
 	@$(MAKE) build
 	@test -x tools/svhost-bench/run || { echo "make bench: tools/svhost-bench/run does not exist yet" >&2; exit 1; }
 	tools/svhost-bench/run $(BENCH_ARGS)
+
+# The patched librte_vhost.so.23 and net_vhost PMD (DPDK_BUILD_ARGS: --each, --asan)
+dpdk:
+	@tools/deps.sh -q
+	tools/dpdk/build $(DPDK_BUILD_ARGS)
 
 clean:
 	cd kmod && rm -rf *.o *.ko *.mod *.mod.c .*.cmd .*.d Module.symvers modules.order .tmp_versions
