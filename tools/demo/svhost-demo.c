@@ -56,9 +56,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <svhost/broker.h>
-#include <svhost/compiler.h>
-#include <svhost/ring.h>
+#include "broker.h"
+#include "compiler.h"
+#include "ring.h"
 
 #ifndef SEGV_PKUERR
 #define SEGV_PKUERR 4

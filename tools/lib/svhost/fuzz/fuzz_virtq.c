@@ -12,7 +12,9 @@
 #include <string.h>
 #include <linux/virtio_config.h>
 
-#include "svhost/svhost.h"
+#include "broker.h"
+#include "compiler.h"
+#include "pd.h"
 
 #define REG 4096u
 
@@ -87,9 +89,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					struct virtio_net_hdr_mrg_rxbuf h;
 
 					memcpy(&h, c->seg[0].base, sizeof(h));	/* private copy */
-					if (svh_vnet_hdr_to_desc(&h, (uint32_t)c->len, &d) == 0 &&
-					    svh_desc_check_offload(&d))
-						abort();
+					if (svh_vnet_check(&h.hdr, c->len - SVH_VNET_HDR_LEN) == 0) {
+						svh_vnet_to_desc(&h.hdr, &d);
+						if (svh_desc_check_offload(&d))
+							abort();
+					}
 				}
 				svh_vq_push(vq, c->head, (uint32_t)c->len);
 				got++;

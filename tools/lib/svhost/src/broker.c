@@ -9,17 +9,18 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 
-#include "svhost/broker.h"
-#include "svhost/compiler.h"
+#include "broker.h"
+#include "compiler.h"
+#include "log.h"
 
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 0x0004U
@@ -132,12 +133,32 @@ static int check_header(const struct svh_port *p)
 	return 0;
 }
 
+bool svh_port_name_valid(const char *name)
+{
+	size_t n;
+
+	if (!name)
+		return false;
+	n = strnlen(name, SVHOST_NAME_LEN);
+	if (n == 0 || n >= SVHOST_NAME_LEN || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
 static int set_name(struct svh_port *p, char *dst, const char *name)
 {
-	size_t n = name ? strlen(name) : 0;
+	size_t n;
 
-	if (n == 0 || n >= SVHOST_NAME_LEN)
+	if (!svh_port_name_valid(name))
 		return -EINVAL;
+	n = strlen(name);
 	memset(dst, 0, SVHOST_NAME_LEN);
 	memcpy(dst, name, n);
 	memcpy(p->name, dst, SVHOST_NAME_LEN);
@@ -200,6 +221,7 @@ int svh_port_attach(struct svh_port *p, const char *name, int pkey)
 		rc = -errno;
 		goto fail;
 	}
+	p->generation = req.generation;
 	p->layout = req.layout;
 	rc = svh_layout_check(&p->layout);
 	if (!rc)
@@ -226,6 +248,8 @@ int svh_port_create_local(struct svh_port *p, const char *name,
 	rc = set_name(p, dummy, name);
 	if (rc)
 		return rc;
+	if (!pp || !pp->queue_pairs || pp->queue_pairs > SVHOST_MAX_QUEUE_PAIRS)
+		return -EINVAL;
 	svhost_layout_compute(&p->layout, pp->queue_pairs, pp->ring_size, pp->buf_size,
 			      pp->buf_count, PAGE_SZ);
 	rc = svh_layout_check(&p->layout);
@@ -233,31 +257,37 @@ int svh_port_create_local(struct svh_port *p, const char *name,
 		return -EINVAL;
 	p->owner = true;
 	p->local = true;
-	p->ctl_memfd = memfd_create("svhost-local-ctl", MFD_CLOEXEC);
+	p->ctl_memfd = memfd_create("svhost-test-ctl", MFD_CLOEXEC);
 	if (p->ctl_memfd < 0)
 		return -errno;
 	if (ftruncate(p->ctl_memfd, (off_t)(p->layout.rings_offset + p->layout.rings_size))) {
 		rc = -errno;
 		goto fail;
 	}
-	p->pool_memfd = memfd_create("svhost-local-pool", MFD_CLOEXEC | MFD_HUGETLB);
-	if (p->pool_memfd >= 0 && ftruncate(p->pool_memfd, (off_t)p->layout.pool_size) == 0) {
-		void *probe = mmap(NULL, p->layout.pool_size, PROT_READ | PROT_WRITE,
-				   MAP_SHARED | MAP_POPULATE, p->pool_memfd, 0);
+	if (pp->hugetlb) {
+		p->pool_memfd = memfd_create("svhost-test-pool", MFD_CLOEXEC | MFD_HUGETLB);
+		if (p->pool_memfd >= 0 &&
+		    ftruncate(p->pool_memfd, (off_t)p->layout.pool_size) == 0) {
+			void *probe = mmap(NULL, p->layout.pool_size, PROT_READ | PROT_WRITE,
+					   MAP_SHARED | MAP_POPULATE, p->pool_memfd, 0);
 
-		/* hugetlb pages are reserved at mmap: failure means too few */
-		if (probe != MAP_FAILED) {
-			munmap(probe, p->layout.pool_size);
-			p->pool_hugetlb = true;
+			/* hugetlb pages are reserved at mmap: failure means too few */
+			if (probe != MAP_FAILED) {
+				munmap(probe, p->layout.pool_size);
+				p->pool_hugetlb = true;
+			}
+		}
+		if (!p->pool_hugetlb) {
+			if (p->pool_memfd >= 0)
+				close(p->pool_memfd);
+			p->pool_memfd = -1;
+			svh_warn("no hugetlb pages for the pool of test port '%s' (%llu bytes): "
+				 "using 4 KiB pages", name,
+				 (unsigned long long)p->layout.pool_size);
 		}
 	}
-	if (!p->pool_hugetlb) {
-		if (p->pool_memfd >= 0)
-			close(p->pool_memfd);
-		fprintf(stderr, "libsvhost: warning: no hugetlb pages for local pool '%s' "
-			"(%llu bytes); using a normal memfd (test/bench fallback only)\n",
-			name, (unsigned long long)p->layout.pool_size);
-		p->pool_memfd = memfd_create("svhost-local-pool", MFD_CLOEXEC);
+	if (p->pool_memfd < 0) {
+		p->pool_memfd = memfd_create("svhost-test-pool", MFD_CLOEXEC);
 		if (p->pool_memfd < 0) {
 			rc = -errno;
 			goto fail;
@@ -285,32 +315,129 @@ fail:
 	return rc;
 }
 
-int svh_port_attach_local(struct svh_port *c, const struct svh_port *o)
+/* The header of a memfd port as sent by an (untrusted) owner. */
+static int memfd_header(int ctl_fd, int pool_fd, struct svhost_layout *l)
 {
-	struct svhost_shm_header *h = (struct svhost_shm_header *)o->hdr;
+	struct svhost_shm_header h;
+	struct svhost_layout want;
+	struct stat st;
+	ssize_t n;
+
+	n = pread(ctl_fd, &h, sizeof(h), 0);
+	if (n < 0)
+		return -errno;
+	if (n != (ssize_t)sizeof(h) || h.magic != SVHOST_SHM_MAGIC ||
+	    h.version != SVHOST_API_VERSION)
+		return -EPROTO;
+	*l = h.layout;
+	if (svh_layout_check(l) || l->header_size != PAGE_SZ)
+		return -EPROTO;
+	/* one rule for the layout: the uapi's, from the geometry alone */
+	svhost_layout_compute(&want, l->queue_pairs, l->ring_size, l->buf_size, l->buf_count,
+			      PAGE_SZ);
+	if (memcmp(&want, l, sizeof(want)))
+		return -EPROTO;
+	if (fstat(ctl_fd, &st) || (uint64_t)st.st_size < l->rings_offset + l->rings_size)
+		return -EPROTO;
+	if (fstat(pool_fd, &st) || (uint64_t)st.st_size < l->pool_size)
+		return -EPROTO;
+	return 0;
+}
+
+int svh_port_attach_memfd(struct svh_port *c, int ctl_fd, int pool_fd)
+{
+	struct svhost_shm_header *h;
+	uint32_t state;
 	int rc;
 
 	port_reset(c);
-	if (!o->local || !o->owner)
-		return -EINVAL;
+	if (ctl_fd < 0 || pool_fd < 0)
+		return -EBADF;
+	rc = memfd_header(ctl_fd, pool_fd, &c->layout);
+	if (rc)
+		return rc;
 	c->local = true;
-	c->layout = o->layout;
-	memcpy(c->name, o->name, sizeof(c->name));
-	rc = map_regions(c, o->ctl_memfd, 0, o->ctl_memfd, o->layout.rings_offset, o->pool_memfd,
-			 0, false);
+	rc = map_regions(c, ctl_fd, 0, ctl_fd, c->layout.rings_offset, pool_fd, 0, true);
 	if (!rc)
 		rc = check_header(c);
-	if (rc) {
-		svh_port_close(c);
-		return rc;
+	if (rc)
+		goto fail;
+	h = (struct svhost_shm_header *)c->hdr;
+	state = svh_load_acquire(&h->state);
+	if (state != SVHOST_STATE_READY) {
+		rc = state == SVHOST_STATE_ATTACHED ? -EBUSY :
+		     state == SVHOST_STATE_REVOKED ? -EPERM : -ENOENT;
+		goto fail;
 	}
-	h->state = SVHOST_STATE_ATTACHED;
-	h->generation++;
+	/* the same header must still describe the same layout */
+	if (memcmp(&h->layout, &c->layout, sizeof(c->layout))) {
+		rc = -EPROTO;
+		goto fail;
+	}
+	c->generation = svh_read_once(&h->generation) + 1;
+	svh_write_once(&h->reason, SVHOST_REASON_NONE);
+	svh_write_once(&h->generation, c->generation);
+	svh_store_release(&h->state, SVHOST_STATE_ATTACHED);
 	return 0;
+fail:
+	svh_port_close(c);
+	return rc;
+}
+
+int svh_port_attach_local(struct svh_port *c, const struct svh_port *o)
+{
+	if (!o->local || !o->owner) {
+		port_reset(c);
+		return -EINVAL;
+	}
+	return svh_port_attach_memfd(c, o->ctl_memfd, o->pool_memfd);
+}
+
+void svh_port_local_set_state(struct svh_port *o, uint32_t state, uint32_t reason)
+{
+	struct svhost_shm_header *h = (struct svhost_shm_header *)o->hdr;
+
+	if (!o->local || !o->owner || !h)
+		return;
+	svh_write_once(&h->reason, reason);
+	if (state == SVHOST_STATE_REVOKED)
+		svh_write_once(&h->generation, svh_read_once(&h->generation) + 1);
+	svh_store_release(&h->state, state);
+}
+
+enum svh_dev_state svh_port_status(const struct svh_port *p, uint32_t *reason)
+{
+	uint32_t state, gen;
+
+	if (reason)
+		*reason = SVHOST_REASON_NONE;
+	if (!p->hdr || p->owner)
+		return SVH_DEV_DETACHED;
+	state = svh_load_acquire(&p->hdr->state);
+	gen = svh_read_once(&p->hdr->generation);
+	if (gen == p->generation) {
+		if (state == SVHOST_STATE_ATTACHED)
+			return SVH_DEV_ATTACHED;
+		if (state == SVHOST_STATE_OWNER_GONE)
+			return SVH_DEV_OWNER_GONE;
+	}
+	/* lost: when the generation is exactly one more, state and reason say why */
+	if (gen == p->generation + 1 && state == SVHOST_STATE_REVOKED && reason)
+		*reason = svh_read_once(&p->hdr->reason);
+	if (gen == p->generation + 1 && state == SVHOST_STATE_OWNER_GONE)
+		return SVH_DEV_OWNER_GONE;
+	return SVH_DEV_REVOKED;
 }
 
 void svh_port_close(struct svh_port *p)
 {
+	/* a local copier hands the port back, as the broker does on release */
+	if (p->local && !p->owner && p->hdr &&
+	    svh_port_status(p, NULL) == SVH_DEV_ATTACHED) {
+		struct svhost_shm_header *h = (struct svhost_shm_header *)p->hdr;
+
+		svh_store_release(&h->state, SVHOST_STATE_READY);
+	}
 	if (p->hdr)
 		munmap((void *)p->hdr, p->layout.header_size);
 	if (p->rings)

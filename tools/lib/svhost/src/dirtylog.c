@@ -4,8 +4,8 @@
  * shared with QEMU's migration thread, which clears bits concurrently, so
  * bits are set with atomic OR on single bytes as vhost-user requires.
  */
-#include "svhost/compiler.h"
-#include "svhost/dirtylog.h"
+#include "compiler.h"
+#include "dirtylog.h"
 
 void svh_log_write(struct svh_dirtylog *l, uint64_t gpa, uint64_t len)
 {

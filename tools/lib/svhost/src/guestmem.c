@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "svhost/compiler.h"
-#include "svhost/guestmem.h"
+#include "compiler.h"
+#include "guestmem.h"
 
 static int cmp_gpa(const void *a, const void *b)
 {
@@ -47,13 +47,14 @@ int svh_gm_init(struct svh_guestmem *gm, const struct svh_gm_region *regions, un
 }
 
 /* Region containing gpa, or NULL. */
-static const struct svh_gm_region *find(struct svh_guestmem *gm, uint64_t gpa)
+static const struct svh_gm_region *find(const struct svh_guestmem *gm, uint32_t *hint,
+					uint64_t gpa)
 {
 	const struct svh_gm_region *r;
 	uint32_t lo = 0, hi = gm->nr;
 
-	if (svh_likely(gm->last < gm->nr)) {
-		r = &gm->r[gm->last];
+	if (svh_likely(hint && *hint < gm->nr)) {
+		r = &gm->r[*hint];
 		if (gpa - r->gpa < r->size)
 			return r;
 	}
@@ -66,16 +67,18 @@ static const struct svh_gm_region *find(struct svh_guestmem *gm, uint64_t gpa)
 		else if (gpa - r->gpa >= r->size)
 			lo = mid + 1;
 		else {
-			gm->last = mid;
+			if (hint)
+				*hint = mid;
 			return r;
 		}
 	}
 	return NULL;
 }
 
-void *svh_gm_translate(struct svh_guestmem *gm, uint64_t gpa, uint64_t len)
+void *svh_gm_translate(const struct svh_guestmem *gm, uint32_t *hint, uint64_t gpa,
+		       uint64_t len)
 {
-	const struct svh_gm_region *r = find(gm, gpa);
+	const struct svh_gm_region *r = find(gm, hint, gpa);
 	uint64_t off;
 
 	if (!r)
@@ -87,8 +90,8 @@ void *svh_gm_translate(struct svh_guestmem *gm, uint64_t gpa, uint64_t len)
 	return (uint8_t *)r->hva + off;
 }
 
-int svh_gm_iov(struct svh_guestmem *gm, uint64_t gpa, uint64_t len, struct svh_iov *iov,
-	       unsigned max_iov)
+int svh_gm_iov(const struct svh_guestmem *gm, uint32_t *hint, uint64_t gpa, uint64_t len,
+	       struct svh_iov *iov, unsigned max_iov)
 {
 	unsigned n = 0;
 
@@ -97,7 +100,7 @@ int svh_gm_iov(struct svh_guestmem *gm, uint64_t gpa, uint64_t len, struct svh_i
 	if (len && gpa + len - 1 < gpa)
 		return -EFAULT;
 	while (len) {
-		const struct svh_gm_region *r = find(gm, gpa);
+		const struct svh_gm_region *r = find(gm, hint, gpa);
 		uint64_t off, chunk;
 
 		if (!r)
@@ -116,4 +119,18 @@ int svh_gm_iov(struct svh_guestmem *gm, uint64_t gpa, uint64_t len, struct svh_i
 		len -= chunk;
 	}
 	return (int)n;
+}
+
+int svh_gm_hva_to_gpa(const struct svh_guestmem *gm, uint64_t hva, uint64_t len, uint64_t *gpa)
+{
+	for (uint32_t i = 0; i < gm->nr; i++) {
+		const struct svh_gm_region *r = &gm->r[i];
+		uint64_t off = hva - (uintptr_t)r->hva;
+
+		if (off < r->size && len <= r->size - off) {
+			*gpa = r->gpa + off;
+			return 0;
+		}
+	}
+	return -EFAULT;
 }

@@ -13,12 +13,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "svhost/compiler.h"
-#include "svhost/pd.h"
+#include "compiler.h"
+#include "log.h"
+#include "pd.h"
 
 static const char *const drop_names[SVH_DROP_MAX] = {
 	[SVH_DROP_GUEST_HDR] = "guest_hdr",
@@ -216,7 +216,7 @@ unsigned svh_pd_tx_burst(struct svh_qp *qp, unsigned burst)
 	const uint64_t max_len = (uint64_t)r->size * r->buf_size;
 	uint32_t hint = 128;	/* bytes of the last packet: what to prefetch next */
 
-	if (svh_unlikely(vq->broken || r->broken || !vq->ready))
+	if (svh_unlikely(!svh_qp_dir_ready(vq, r)))
 		return 0;
 	if (burst > SVH_PD_MAX_BURST)
 		burst = SVH_PD_MAX_BURST;
@@ -252,11 +252,12 @@ unsigned svh_pd_tx_burst(struct svh_qp *qp, unsigned burst)
 			st->drops[SVH_DROP_TOO_BIG]++;
 			goto drop;
 		}
-		chain_read(c, 0, &h, SVH_VNET_HDR_LEN);
-		if (svh_unlikely(svh_vnet_hdr_to_desc(&h, (uint32_t)plen, &first))) {
+		chain_read(c, 0, &h, SVH_VNET_HDR_LEN);	/* private copy, checked once */
+		if (svh_unlikely(svh_vnet_check(&h.hdr, plen))) {
 			st->drops[SVH_DROP_GUEST_HDR]++;
 			goto drop;
 		}
+		svh_vnet_to_desc(&h.hdr, &first);
 		/* position the source cursor after the header */
 		for (uint32_t skip = SVH_VNET_HDR_LEN; skip;) {
 			uint32_t k = c->seg[si].len - soff;
@@ -353,7 +354,7 @@ unsigned svh_pd_rx_burst(struct svh_qp *qp, unsigned burst)
 	uint32_t n, cur = 0;
 	unsigned pkts = 0, pushed = 0;
 
-	if (svh_unlikely(vq->broken || r->broken || !vq->ready))
+	if (svh_unlikely(!svh_qp_dir_ready(vq, r)))
 		return 0;
 	if (burst > SVH_PD_MAX_BURST)
 		burst = SVH_PD_MAX_BURST;
@@ -418,9 +419,9 @@ unsigned svh_pd_rx_burst(struct svh_qp *qp, unsigned burst)
 			cur += cnt;
 			continue;
 		}
-		if (svh_unlikely((first->flags & SVHOST_DESC_F_OFFLOAD) &&
-				 (first->vnet_flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-				 (uint64_t)first->csum_start + first->csum_offset + 2 > total)) {
+		svh_desc_to_vnet(first, &h.hdr);
+		if (svh_unlikely(svh_vnet_check(&h.hdr, total))) {
+			/* each descriptor passed; the packet as a whole did not */
 			r->stats.errors[SVH_RERR_OFFLOAD]++;
 			st->drops[SVH_DROP_BAD_DESC]++;
 			cur += cnt;
@@ -502,7 +503,7 @@ unsigned svh_pd_rx_burst(struct svh_qp *qp, unsigned burst)
 			cur += cnt;
 			continue;
 		}
-		svh_desc_to_vnet_hdr(first, vq->mrg_rxbuf ? (uint16_t)nch : 1, &h);
+		h.num_buffers = vq->mrg_rxbuf ? (uint16_t)nch : 1;
 		{
 			const uint8_t *hp = (const uint8_t *)&h;
 
@@ -548,7 +549,7 @@ void svh_pd_cfg_default(struct svh_pd_cfg *cfg)
 
 static void add_pfd(struct svh_pd *pd, int fd)
 {
-	if (fd < 0)
+	if (fd < 0 || pd->npfd == SVH_PD_MAX_PFD)
 		return;
 	for (unsigned i = 0; i < pd->npfd; i++)
 		if (pd->pfd[i].fd == fd)
@@ -558,10 +559,29 @@ static void add_pfd(struct svh_pd *pd, int fd)
 	pd->npfd++;
 }
 
+void svh_pd_refresh_fds(struct svh_pd *pd)
+{
+	pd->npfd = 0;
+	add_pfd(pd, pd->wake_fd);
+	for (unsigned i = 0; i < pd->nqp; i++) {
+		struct svh_qp *qp = pd->qp[i];
+
+		if (qp->txq.ready)
+			add_pfd(pd, qp->txq.kick_fd);
+		if (qp->rxq.ready)
+			add_pfd(pd, qp->rxq.kick_fd);
+		if (qp->to_vswitch.shm)
+			add_pfd(pd, qp->to_vswitch.wait_fd);
+		if (qp->to_guest.shm)
+			add_pfd(pd, qp->to_guest.wait_fd);
+	}
+}
+
 int svh_pd_init(struct svh_pd *pd, const struct svh_pd_cfg *cfg, struct svh_qp **qps,
 		unsigned nqp)
 {
 	memset(pd, 0, sizeof(*pd));
+	pd->wake_fd = -1;
 	if (nqp == 0 || nqp > SVH_PD_MAX_QP || !cfg || cfg->burst == 0 ||
 	    cfg->burst > SVH_PD_MAX_BURST)
 		return -EINVAL;
@@ -569,14 +589,11 @@ int svh_pd_init(struct svh_pd *pd, const struct svh_pd_cfg *cfg, struct svh_qp *
 	    cfg->mode != SVH_SCHED_ADAPTIVE)
 		return -EINVAL;
 	pd->cfg = *cfg;
-	for (unsigned i = 0; i < nqp; i++) {
+	for (unsigned i = 0; i < nqp; i++)
 		pd->qp[i] = qps[i];
-		add_pfd(pd, qps[i]->txq.kick_fd);
-		add_pfd(pd, qps[i]->rxq.kick_fd);
-		add_pfd(pd, qps[i]->to_vswitch.wait_fd);
-		add_pfd(pd, qps[i]->to_guest.wait_fd);
-	}
 	pd->nqp = nqp;
+	svh_pd_refresh_fds(pd);
+	pd->last_yield = svh_rdtsc();
 	return 0;
 }
 
@@ -591,8 +608,8 @@ int svh_pd_setup_thread(struct svh_pd *pd)
 		CPU_SET(pd->cfg.cpu, &set);
 		rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 		if (rc) {
-			fprintf(stderr, "libsvhost: cannot pin PD thread to CPU %d: %s\n",
-				pd->cfg.cpu, strerror(rc));
+			svh_warn("cannot pin the PD thread to CPU %d: %s", pd->cfg.cpu,
+				 strerror(rc));
 			rc = -rc;
 		}
 	}
@@ -604,9 +621,8 @@ int svh_pd_setup_thread(struct svh_pd *pd)
 		if (err) {
 			/* Not permitted (no CAP_SYS_NICE / RLIMIT_RTPRIO): keep
 			 * SCHED_OTHER, still yielding after every batch. */
-			fprintf(stderr,
-				"libsvhost: SCHED_FIFO refused (%s); PD thread stays SCHED_OTHER "
-				"and yields after each batch\n", strerror(err));
+			svh_warn("SCHED_FIFO refused (%s); the PD thread stays SCHED_OTHER "
+				 "and yields after each batch", strerror(err));
 			pd->fifo_fallback = true;
 		}
 	}
@@ -645,11 +661,18 @@ static void arm_all(struct svh_pd *pd, bool on)
 	for (unsigned i = 0; i < pd->nqp; i++) {
 		struct svh_qp *qp = pd->qp[i];
 
-		svh_ring_set_need_wakeup(&qp->to_vswitch, on);
-		svh_ring_set_need_wakeup(&qp->to_guest, on);
+		if (qp->to_vswitch.shm && !qp->to_vswitch.broken)
+			svh_ring_set_need_wakeup(&qp->to_vswitch, on);
+		if (qp->to_guest.shm && !qp->to_guest.broken)
+			svh_ring_set_need_wakeup(&qp->to_guest, on);
 		svh_vq_set_notification(&qp->txq, on);
 		svh_vq_set_notification(&qp->rxq, on);
 	}
+}
+
+static bool stopping(const struct svh_pd *pd)
+{
+	return __atomic_load_n(&pd->stop, __ATOMIC_ACQUIRE) != 0;
 }
 
 static void adaptive_sleep(struct svh_pd *pd)
@@ -658,7 +681,7 @@ static void adaptive_sleep(struct svh_pd *pd)
 
 	arm_all(pd, true);
 	/* Re-check after arming: work that raced with the flags is done now. */
-	if (svh_pd_poll(pd) == 0 && !__atomic_load_n(&pd->stop, __ATOMIC_ACQUIRE)) {
+	if (svh_pd_poll(pd) == 0 && !stopping(pd)) {
 		pd->sleeps++;
 		rc = poll(pd->pfd, pd->npfd, pd->cfg.sleep_ms);
 		if (rc > 0) {
@@ -666,52 +689,48 @@ static void adaptive_sleep(struct svh_pd *pd)
 				if (pd->pfd[i].revents & POLLIN)
 					svh_eventfd_drain(pd->pfd[i].fd);
 		}
-		for (unsigned i = 0; i < pd->nqp; i++) {
-			pd->qp[i]->to_vswitch.stats.wakeups++;
-		}
 	}
 	arm_all(pd, false);
 }
 
+void svh_pd_idle(struct svh_pd *pd, unsigned moved)
+{
+	switch (pd->cfg.mode) {
+	case SVH_SCHED_FIFO_YIELD:
+		if (pd->cfg.yield_cycles) {
+			/* budget: keep the core while there is work, up to
+			 * yield_cycles; give it up as soon as a pass is empty */
+			uint64_t t = svh_rdtsc();
+
+			if (moved && t - pd->last_yield < pd->cfg.yield_cycles)
+				break;
+			pd->last_yield = t;
+		}
+		sched_yield();
+		pd->yields++;
+		break;
+	case SVH_SCHED_ADAPTIVE:
+		if (moved) {
+			pd->idle = 0;
+		} else if (++pd->idle >= pd->cfg.idle_polls) {
+			pd->idle = 0;
+			if (pd->npfd)
+				adaptive_sleep(pd);
+			else
+				sched_yield();
+		}
+		break;
+	case SVH_SCHED_POLL:
+		if (!moved)
+			svh_cpu_relax();
+		break;
+	}
+}
+
 void svh_pd_run(struct svh_pd *pd)
 {
-	unsigned idle = 0;
-	uint64_t last_yield = svh_rdtsc();
-
-	while (!__atomic_load_n(&pd->stop, __ATOMIC_ACQUIRE)) {
-		unsigned moved = svh_pd_poll(pd);
-
-		switch (pd->cfg.mode) {
-		case SVH_SCHED_FIFO_YIELD:
-			if (pd->cfg.yield_cycles) {
-				/* budget: keep the core while there is work, up to
-				 * yield_cycles; give it up as soon as a pass is empty */
-				uint64_t t = svh_rdtsc();
-
-				if (moved && t - last_yield < pd->cfg.yield_cycles)
-					break;
-				last_yield = t;
-			}
-			sched_yield();
-			pd->yields++;
-			break;
-		case SVH_SCHED_ADAPTIVE:
-			if (moved) {
-				idle = 0;
-			} else if (++idle >= pd->cfg.idle_polls) {
-				idle = 0;
-				if (pd->npfd)
-					adaptive_sleep(pd);
-				else
-					sched_yield();
-			}
-			break;
-		case SVH_SCHED_POLL:
-			if (!moved)
-				svh_cpu_relax();
-			break;
-		}
-	}
+	while (!stopping(pd))
+		svh_pd_idle(pd, svh_pd_poll(pd));
 }
 
 void svh_pd_stop(struct svh_pd *pd)

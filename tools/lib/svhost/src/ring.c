@@ -12,12 +12,8 @@
 #include <unistd.h>
 #include <linux/virtio_net.h>
 
-#include "svhost/compiler.h"
-#include "svhost/ring.h"
-
-#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
-#define VIRTIO_NET_HDR_GSO_UDP_L4 5
-#endif
+#include "compiler.h"
+#include "ring.h"
 
 _Static_assert(sizeof(struct svhost_desc) == 32, "descriptor is 32 bytes");
 _Static_assert(sizeof(struct svhost_ring) == SVHOST_RING_HDR_SIZE, "ring header size");
@@ -100,6 +96,36 @@ int svh_ring_init(struct svh_ring *r, struct svhost_ring *shm, enum svh_ring_rol
 	return 0;
 }
 
+int svh_ring_restart(struct svh_ring *r, struct svhost_ring *shm, void *pool)
+{
+	uint32_t prod, cons;
+
+	if (!shm || !pool)
+		return -EINVAL;
+	r->shm = shm;
+	r->pool = pool;
+	r->broken = false;
+	r->broken_reason = 0;
+	r->pending = 0;
+	cons = svh_load_acquire(&shm->cons);
+	if (r->role == SVH_RING_PRODUCER) {
+		/* we own prod: whatever was posted is taken back */
+		svh_write_once(&shm->prod_flags, 0);
+		svh_store_release(&shm->prod, cons);
+		r->head = r->peer = cons;
+		return 0;
+	}
+	prod = svh_load_acquire(&shm->prod);
+	if (prod - cons > r->size) {
+		r->shm = NULL;
+		return -EPROTO;
+	}
+	svh_write_once(&shm->cons_flags, 0);
+	r->head = cons;
+	r->peer = prod;
+	return 0;
+}
+
 void svh_ring_fini(struct svh_ring *r)
 {
 	free(r->shadow);
@@ -112,45 +138,9 @@ void svh_ring_set_fds(struct svh_ring *r, int kick_fd, int wait_fd)
 	r->wait_fd = wait_fd;
 }
 
-int svh_desc_check_offload(const svh_desc_t *d)
+int svh_desc_check(const struct svh_ring *r, const svh_desc_t *d, bool check_offset)
 {
-	const uint8_t known_flags = VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID |
-				    VIRTIO_NET_HDR_F_RSC_INFO;
-	uint8_t gso;
-
-	if (!(d->flags & SVHOST_DESC_F_OFFLOAD)) {
-		if (d->vnet_flags || d->gso_type || d->hdr_len || d->gso_size ||
-		    d->csum_start || d->csum_offset)
-			return SVH_RERR_OFFLOAD;
-		return 0;
-	}
-	if (d->vnet_flags & ~known_flags)
-		return SVH_RERR_OFFLOAD;
-	gso = d->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
-	switch (gso) {
-	case VIRTIO_NET_HDR_GSO_NONE:
-		if (d->gso_type & VIRTIO_NET_HDR_GSO_ECN)
-			return SVH_RERR_OFFLOAD;
-		break;
-	case VIRTIO_NET_HDR_GSO_TCPV4:
-	case VIRTIO_NET_HDR_GSO_UDP:
-	case VIRTIO_NET_HDR_GSO_TCPV6:
-	case VIRTIO_NET_HDR_GSO_UDP_L4:
-		if (d->gso_size == 0)
-			return SVH_RERR_OFFLOAD;
-		break;
-	default:
-		return SVH_RERR_OFFLOAD;
-	}
-	if ((d->vnet_flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-	    (uint32_t)d->csum_start + d->csum_offset + 2u > 65535u + 2u)
-		return SVH_RERR_OFFLOAD;
-	return 0;
-}
-
-int svh_desc_check(const struct svh_ring *r, const svh_desc_t *d, bool need_offset)
-{
-	if (need_offset) {
+	if (check_offset) {
 		/* buf_size is a power of two: alignment check is a mask. */
 		if (d->offset & (uint64_t)(r->buf_size - 1))
 			return SVH_RERR_OFFSET;
@@ -165,7 +155,7 @@ int svh_desc_check(const struct svh_ring *r, const svh_desc_t *d, bool need_offs
 		return SVH_RERR_FLAGS;
 	if (d->reserved)
 		return SVH_RERR_RESERVED;
-	return svh_desc_check_offload(d);
+	return svh_desc_check_offload(d) ? SVH_RERR_OFFLOAD : 0;
 }
 
 /* ---- consumer ------------------------------------------------------------------ */
@@ -303,6 +293,18 @@ uint32_t svh_ring_prod_reap(struct svh_ring *r, svh_desc_t *out, uint8_t *ok, ui
 			r->stats.errors[err]++;
 	}
 	r->peer += n;
+	return n;
+}
+
+uint32_t svh_ring_prod_cancel(struct svh_ring *r, uint64_t *offsets)
+{
+	uint32_t n = r->head - r->peer;
+
+	for (uint32_t i = 0; i < n; i++)
+		offsets[i] = r->shadow[(r->peer + i) & r->mask];
+	r->head = r->peer;
+	svh_write_once(&r->shm->prod_flags, 0);
+	svh_store_release(&r->shm->prod, r->head);
 	return n;
 }
 

@@ -6,15 +6,12 @@
  * not checked, or check one value and use another.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <linux/virtio_config.h>
 
-#include "svhost/compiler.h"
-#include "svhost/virtq.h"
-
-#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
-#define VIRTIO_NET_HDR_GSO_UDP_L4 5
-#endif
+#include "compiler.h"
+#include "virtq.h"
 
 _Static_assert(sizeof(struct vring_desc) == 16, "vring_desc");
 _Static_assert(sizeof(struct virtio_net_hdr_mrg_rxbuf) == SVH_VNET_HDR_LEN, "vnet hdr");
@@ -40,36 +37,52 @@ const char *svh_vq_err_name(int err)
 	return vq_err_names[err];
 }
 
-int svh_vq_init(struct svh_vq *vq, struct svh_guestmem *gm, struct svh_dirtylog *log,
-		const struct svh_vq_params *p)
+/* Translate and set the ring pointers; all or nothing. */
+static int vq_map(struct svh_vq *vq, const struct svh_guestmem *gm, uint64_t num,
+		  uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa)
+{
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+
+	if ((desc_gpa & 15) || (avail_gpa & 1) || (used_gpa & 3))
+		return -EINVAL;
+	/* Sizes always include the event fields so either mode stays in bounds. */
+	desc = svh_gm_translate(gm, &vq->gm_hint, desc_gpa, 16 * num);
+	avail = svh_gm_translate(gm, &vq->gm_hint, avail_gpa, 4 + 2 * num + 2);
+	used = svh_gm_translate(gm, &vq->gm_hint, used_gpa, 4 + 8 * num + 2);
+	if (!desc || !avail || !used)
+		return -EFAULT;
+	vq->desc = desc;
+	vq->avail = avail;
+	vq->used = used;
+	vq->used_event = &avail->ring[num];
+	vq->avail_event = (uint16_t *)&used->ring[num];
+	vq->gm = gm;
+	vq->desc_gpa = desc_gpa;
+	vq->avail_gpa = avail_gpa;
+	vq->used_gpa = used_gpa;
+	return 0;
+}
+
+int svh_vq_start(struct svh_vq *vq, const struct svh_guestmem *gm, struct svh_dirtylog *log,
+		 const struct svh_vq_params *p)
 {
 	uint64_t num = p->num;
+	int rc;
 
-	memset(vq, 0, sizeof(*vq));
+	memset(vq, 0, offsetof(struct svh_vq, errors));
 	vq->kick_fd = -1;
 	vq->call_fd = -1;
 	if (!gm || num == 0 || num > SVH_VQ_MAX_SIZE || (num & (num - 1)))
 		return -EINVAL;
 	if (!(p->features & (1ULL << VIRTIO_F_VERSION_1)))
 		return -EINVAL;
-	if ((p->desc_gpa & 15) || (p->avail_gpa & 1) || (p->used_gpa & 3))
-		return -EINVAL;
-	/* Sizes always include the event fields so either mode stays in bounds. */
-	vq->desc = svh_gm_translate(gm, p->desc_gpa, 16 * num);
-	vq->avail = svh_gm_translate(gm, p->avail_gpa, 4 + 2 * num + 2);
-	vq->used = svh_gm_translate(gm, p->used_gpa, 4 + 8 * num + 2);
-	if (!vq->desc || !vq->avail || !vq->used) {
-		vq->desc = NULL;
-		vq->avail = NULL;
-		vq->used = NULL;
-		return -EFAULT;
-	}
-	vq->used_event = &vq->avail->ring[num];
-	vq->avail_event = (uint16_t *)&vq->used->ring[num];
-	vq->gm = gm;
-	vq->log = log;
-	vq->used_gpa = p->used_gpa;
 	vq->num = (uint16_t)num;	/* 32768 fits; masks use num - 1 */
+	rc = vq_map(vq, gm, num, p->desc_gpa, p->avail_gpa, p->used_gpa);
+	if (rc)
+		return rc;
+	vq->log = log;
 	vq->last_avail = p->last_avail_idx;
 	vq->avail_idx = p->last_avail_idx;
 	vq->used_idx = svh_read_once(&vq->used->idx);
@@ -81,6 +94,26 @@ int svh_vq_init(struct svh_vq *vq, struct svh_guestmem *gm, struct svh_dirtylog 
 	vq->call_fd = p->call_fd;
 	vq->ready = true;
 	return 0;
+}
+
+int svh_vq_init(struct svh_vq *vq, const struct svh_guestmem *gm, struct svh_dirtylog *log,
+		const struct svh_vq_params *p)
+{
+	memset(vq, 0, sizeof(*vq));
+	return svh_vq_start(vq, gm, log, p);
+}
+
+int svh_vq_remap(struct svh_vq *vq, const struct svh_guestmem *gm, uint64_t desc_gpa,
+		 uint64_t avail_gpa, uint64_t used_gpa)
+{
+	int rc;
+
+	if (!vq->num)
+		return -EINVAL;
+	rc = vq_map(vq, gm, vq->num, desc_gpa, avail_gpa, used_gpa);
+	if (rc)
+		vq->ready = false;
+	return rc;
 }
 
 uint16_t svh_vq_avail(struct svh_vq *vq)
@@ -132,7 +165,7 @@ static int walk(struct svh_vq *vq, struct svh_chain *c, uint16_t head, bool devi
 			    d.len / 16 > SVH_VQ_MAX_SEGS)
 				return SVH_VQERR_INDIRECT;
 			/* the whole table must be host-contiguous and mapped */
-			t = svh_gm_translate(vq->gm, d.addr, d.len);
+			t = svh_gm_translate(vq->gm, &vq->gm_hint, d.addr, d.len);
 			if (!t)
 				return SVH_VQERR_ADDR;
 			table = t;
@@ -146,7 +179,7 @@ static int walk(struct svh_vq *vq, struct svh_chain *c, uint16_t head, bool devi
 		if ((d.flags & VRING_DESC_F_WRITE) != want)
 			return SVH_VQERR_DIR;
 		if (d.len) {
-			int n = svh_gm_iov(vq->gm, d.addr, d.len, &c->seg[c->nseg],
+			int n = svh_gm_iov(vq->gm, &vq->gm_hint, d.addr, d.len, &c->seg[c->nseg],
 					   SVH_VQ_MAX_SEGS - c->nseg);
 
 			if (n == -E2BIG)
@@ -311,7 +344,7 @@ void svh_vq_prefetch_buf(struct svh_vq *vq, uint16_t k, bool write, uint32_t max
 	if (d.flags & VRING_DESC_F_INDIRECT) {
 		if (!vq->indirect || d.len < 16)
 			return;
-		p = svh_gm_translate(vq->gm, d.addr, 16);
+		p = svh_gm_translate(vq->gm, &vq->gm_hint, d.addr, 16);
 		if (p)
 			svh_prefetch(p);
 		return;
@@ -322,7 +355,7 @@ void svh_vq_prefetch_buf(struct svh_vq *vq, uint16_t k, bool write, uint32_t max
 	if (!len)
 		return;
 	/* translate checks [addr, addr + len) lies in one mapped region */
-	p = svh_gm_translate(vq->gm, d.addr, len);
+	p = svh_gm_translate(vq->gm, &vq->gm_hint, d.addr, len);
 	if (!p)
 		return;
 	/* first and last line: the hardware prefetcher streams larger buffers */
@@ -333,68 +366,4 @@ void svh_vq_prefetch_buf(struct svh_vq *vq, uint16_t k, bool write, uint32_t max
 		svh_prefetch(p);
 		svh_prefetch(p + len - 1);
 	}
-}
-
-/* ---- virtio-net header ------------------------------------------------------------ */
-
-int svh_vnet_hdr_to_desc(const struct virtio_net_hdr_mrg_rxbuf *h, uint32_t pkt_len,
-			 svh_desc_t *d)
-{
-	const uint8_t known = VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID |
-			      VIRTIO_NET_HDR_F_RSC_INFO;
-	uint8_t flags = h->hdr.flags, gso = h->hdr.gso_type;
-
-	d->vnet_flags = 0;
-	d->gso_type = 0;
-	d->hdr_len = 0;
-	d->gso_size = 0;
-	d->csum_start = 0;
-	d->csum_offset = 0;
-	d->flags &= (uint16_t)~SVHOST_DESC_F_OFFLOAD;
-	if (flags & ~known)
-		return -EINVAL;
-	switch (gso & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
-	case VIRTIO_NET_HDR_GSO_NONE:
-		if (gso)
-			return -EINVAL;	/* ECN without GSO */
-		break;
-	case VIRTIO_NET_HDR_GSO_TCPV4:
-	case VIRTIO_NET_HDR_GSO_UDP:
-	case VIRTIO_NET_HDR_GSO_TCPV6:
-	case VIRTIO_NET_HDR_GSO_UDP_L4:
-		if (h->hdr.gso_size == 0)
-			return -EINVAL;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-	    (uint32_t)h->hdr.csum_start + h->hdr.csum_offset + 2u > pkt_len)
-		return -EINVAL;
-	if (!flags && !gso && !h->hdr.hdr_len && !h->hdr.gso_size && !h->hdr.csum_start &&
-	    !h->hdr.csum_offset)
-		return 0;
-	d->flags |= SVHOST_DESC_F_OFFLOAD;
-	d->vnet_flags = flags;
-	d->gso_type = gso;
-	d->hdr_len = h->hdr.hdr_len;
-	d->gso_size = h->hdr.gso_size;
-	d->csum_start = h->hdr.csum_start;
-	d->csum_offset = h->hdr.csum_offset;
-	return 0;
-}
-
-void svh_desc_to_vnet_hdr(const svh_desc_t *d, uint16_t num_buffers,
-			  struct virtio_net_hdr_mrg_rxbuf *h)
-{
-	memset(h, 0, sizeof(*h));
-	if (d->flags & SVHOST_DESC_F_OFFLOAD) {
-		h->hdr.flags = d->vnet_flags;
-		h->hdr.gso_type = d->gso_type;
-		h->hdr.hdr_len = d->hdr_len;
-		h->hdr.gso_size = d->gso_size;
-		h->hdr.csum_start = d->csum_start;
-		h->hdr.csum_offset = d->csum_offset;
-	}
-	h->num_buffers = num_buffers;
 }

@@ -34,7 +34,7 @@
 #define SEGV_PKUERR 4
 #endif
 
-static const struct svh_port_params PP = { 1, 256, 2048, 2048 };
+static const struct svh_port_params PP = { 1, 256, 2048, 2048, false };
 static uint64_t npkts = 1000000;
 static int timeout_s = 600;
 static int quiet;

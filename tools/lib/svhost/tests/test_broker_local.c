@@ -15,7 +15,7 @@
 static void layout_rules(void)
 {
 	struct svh_port p;
-	struct svh_port_params pp = { 2, 256, 2048, 1000 };
+	struct svh_port_params pp = { 2, 256, 2048, 1000, false };
 	struct svhost_layout l;
 
 	CHECK_EQ(svh_port_create_local(&p, "lay", &pp), 0);
@@ -45,7 +45,7 @@ static void layout_rules(void)
 static void local_port_shared_memory(void)
 {
 	struct svh_port o, c;
-	struct svh_port_params pp = { 2, 64, 4096, 16 };
+	struct svh_port_params pp = { 2, 64, 4096, 16, false };
 	pid_t pid;
 	int st;
 
@@ -158,7 +158,7 @@ static void pkey_helpers(void)
 static void broker_absent_is_an_error(void)
 {
 	struct svh_port p;
-	struct svh_port_params pp = { 1, 64, 2048, 16 };
+	struct svh_port_params pp = { 1, 64, 2048, 16, false };
 
 	if (svh_broker_available()) {
 		printf("#   /dev/svhost present: skipping the absent-broker check\n");

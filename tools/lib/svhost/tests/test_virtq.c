@@ -410,38 +410,50 @@ static void event_idx_across_wrap(void)
 	CHECK_EQ(*(uint16_t *)&g.tx.used->ring[64], vq.avail_idx);
 }
 
+/* The one offload validator (offload.c), as every caller uses it. */
 static void vnet_header_mapping(void)
 {
-	struct virtio_net_hdr_mrg_rxbuf h = { 0 }, back;
+	struct virtio_net_hdr h = { 0 }, back;
 	svh_desc_t d = { 0 };
 
-	CHECK_EQ(svh_vnet_hdr_to_desc(&h, 100, &d), 0);
+	CHECK_EQ(svh_vnet_check(&h, 100), 0);
+	svh_vnet_to_desc(&h, &d);
 	CHECK(!(d.flags & SVHOST_DESC_F_OFFLOAD));
-	h.hdr.flags = 0x8;	/* unknown */
-	CHECK_EQ(svh_vnet_hdr_to_desc(&h, 100, &d), -EINVAL);
-	h.hdr.flags = 0;
-	h.hdr.gso_type = VIRTIO_NET_HDR_GSO_ECN;	/* ECN without GSO */
-	CHECK_EQ(svh_vnet_hdr_to_desc(&h, 100, &d), -EINVAL);
-	h.hdr.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;	/* gso_size 0 */
-	CHECK_EQ(svh_vnet_hdr_to_desc(&h, 100, &d), -EINVAL);
-	h.hdr.gso_size = 1400;
-	h.hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	h.hdr.csum_start = 90;
-	h.hdr.csum_offset = 9;	/* 90 + 9 + 2 > 100 */
-	CHECK_EQ(svh_vnet_hdr_to_desc(&h, 100, &d), -EINVAL);
-	h.hdr.csum_offset = 8;
-	h.hdr.hdr_len = 54;
-	CHECK_EQ(svh_vnet_hdr_to_desc(&h, 100, &d), 0);
+	h.flags = 0x8;	/* unknown */
+	CHECK_EQ(svh_vnet_check(&h, 100), -EINVAL);
+	h.flags = 0;
+	h.gso_type = VIRTIO_NET_HDR_GSO_ECN;	/* ECN without GSO */
+	CHECK_EQ(svh_vnet_check(&h, 100), -EINVAL);
+	h.gso_type = 2;	/* no such GSO type */
+	CHECK_EQ(svh_vnet_check(&h, 100), -EINVAL);
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;	/* gso_size 0 */
+	CHECK_EQ(svh_vnet_check(&h, 100), -EINVAL);
+	h.gso_size = 1400;
+	h.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4 | VIRTIO_NET_HDR_GSO_ECN;
+	CHECK_EQ(svh_vnet_check(&h, 100), 0);
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.csum_start = 90;
+	h.csum_offset = 9;	/* 90 + 9 + 2 > 100 */
+	CHECK_EQ(svh_vnet_check(&h, 100), -EINVAL);
+	CHECK_EQ(svh_vnet_check(&h, 101), 0);
+	h.csum_offset = 8;
+	h.hdr_len = 54;
+	CHECK_EQ(svh_vnet_check(&h, 100), 0);
+	svh_vnet_to_desc(&h, &d);
 	CHECK(d.flags & SVHOST_DESC_F_OFFLOAD);
 	CHECK_EQ(svh_desc_check_offload(&d), 0);
-	svh_desc_to_vnet_hdr(&d, 3, &back);
-	CHECK_EQ(back.hdr.flags, h.hdr.flags);
-	CHECK_EQ(back.hdr.gso_type, h.hdr.gso_type);
-	CHECK_EQ(back.hdr.gso_size, 1400);
-	CHECK_EQ(back.hdr.hdr_len, 54);
-	CHECK_EQ(back.hdr.csum_start, 90);
-	CHECK_EQ(back.hdr.csum_offset, 8);
-	CHECK_EQ(back.num_buffers, 3);
+	svh_desc_to_vnet(&d, &back);
+	CHECK(!memcmp(&back, &h, sizeof(h)));
+	/* without F_OFFLOAD every offload field must be zero */
+	d.flags = 0;
+	CHECK_EQ(svh_desc_check_offload(&d), -EINVAL);
+	svh_desc_to_vnet(&d, &back);
+	CHECK_EQ(back.gso_size, 0);
+	/* with it, the same rules as for a header */
+	d.flags = SVHOST_DESC_F_OFFLOAD;
+	d.gso_type = 7;
+	CHECK_EQ(svh_desc_check_offload(&d), -EINVAL);
 }
 
 int main(void)

@@ -78,7 +78,7 @@ void *sg_hva(struct synth_guest *g, uint64_t gpa)
 static void sg_write(struct synth_guest *g, uint64_t gpa, const void *src, uint64_t len)
 {
 	struct svh_iov iov[4];
-	int n = svh_gm_iov(&g->gm, gpa, len, iov, 4);
+	int n = svh_gm_iov(&g->gm, NULL, gpa, len, iov, 4);
 	const uint8_t *s = src;
 
 	for (int i = 0; i < n; i++) {
@@ -90,7 +90,7 @@ static void sg_write(struct synth_guest *g, uint64_t gpa, const void *src, uint6
 static void sg_read(struct synth_guest *g, uint64_t gpa, void *dst, uint64_t len)
 {
 	struct svh_iov iov[4];
-	int n = svh_gm_iov(&g->gm, gpa, len, iov, 4);
+	int n = svh_gm_iov(&g->gm, NULL, gpa, len, iov, 4);
 	uint8_t *d = dst;
 
 	for (int i = 0; i < n; i++) {

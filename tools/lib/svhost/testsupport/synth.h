@@ -19,7 +19,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "svhost/svhost.h"
+#include "broker.h"
+#include "compiler.h"
+#include "pd.h"
 
 /* ---- payload ---------------------------------------------------------------- */
 #define SP_HDR_LEN 16u	/* seq(8) len(4) csum(4) */

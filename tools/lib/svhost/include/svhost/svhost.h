@@ -1,24 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * svhost.h: umbrella header of libsvhost, the secure-vhost data path.
- *   ring.h      svhost shared rings, both roles
- *   guestmem.h  guest memory table and bounds-checked translation
- *   virtq.h     split virtqueue device engine, virtio-net header mapping
- *   dirtylog.h  vhost-user dirty bitmap for live migration
- *   pd.h        PD copy loop and PD thread scheduling
- *   broker.h    /dev/svhost owner/copier, PKRU helpers, local test ports
+ * svhost.h: umbrella header of libsvhost 1.0, the secure-vhost data path.
+ *   api.h      version, print callback, counter tables (shared by all)
+ *   vswitch.h  the vSwitch (port owner) role: DPDK lib/vhost secure mode
+ *   device.h   the copier role: an in-process vhost back end for QEMU
+ * Everything else in the library is private.  Link with `pkg-config
+ * --libs libsvhost` (or the static archive, whose symbols are all hidden).
  */
 #ifndef SVHOST_SVHOST_H
 #define SVHOST_SVHOST_H
 
-#include "svhost/compiler.h"
-#include "svhost/ring.h"
-#include "svhost/guestmem.h"
-#include "svhost/dirtylog.h"
-#include "svhost/virtq.h"
-#include "svhost/pd.h"
-#include "svhost/broker.h"
+#include "svhost/api.h"
+#include "svhost/vswitch.h"
+#include "svhost/device.h"
 
-#define SVHOST_LIB_VERSION "0.1.0"
-
-#endif
+#endif /* SVHOST_SVHOST_H */

@@ -21,9 +21,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "svhost/ring.h"
-#include "svhost/virtq.h"
-#include "svhost/dirtylog.h"
+#include "ring.h"
+#include "virtq.h"
+#include "dirtylog.h"
+#include "svhost/device.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -92,17 +93,19 @@ struct svh_qp {
 int svh_qp_init(struct svh_qp *qp, const struct svh_qp_cfg *cfg);
 void svh_qp_fini(struct svh_qp *qp);
 
+/* Can this direction move packets: queue started and intact, ring attached and intact? */
+static inline bool svh_qp_dir_ready(const struct svh_vq *vq, const struct svh_ring *r)
+{
+	return vq->ready && !vq->broken && r->shm && !r->broken;
+}
+
 /* Move up to burst packets in one direction.  Returns packets moved. */
 unsigned svh_pd_tx_burst(struct svh_qp *qp, unsigned burst);	/* guest -> vSwitch */
 unsigned svh_pd_rx_burst(struct svh_qp *qp, unsigned burst);	/* vSwitch -> guest */
 
 /* ---- the PD thread -------------------------------------------------------- */
 
-enum svh_sched {
-	SVH_SCHED_POLL = 0,		/* busy poll, normal scheduling */
-	SVH_SCHED_FIFO_YIELD = 1,	/* SCHED_FIFO, sched_yield() after every batch */
-	SVH_SCHED_ADAPTIVE = 2,		/* poll, then sleep on eventfds when idle */
-};
+/* enum svh_sched (poll, fifo-yield, adaptive) is public: svhost/device.h */
 
 struct svh_pd_cfg {
 	enum svh_sched mode;
@@ -117,26 +120,35 @@ struct svh_pd_cfg {
 	int sleep_ms;		/* ADAPTIVE: longest sleep (to notice stop) */
 };
 
+#define SVH_PD_MAX_PFD	(SVH_PD_MAX_QP * 4 + 1)
+
 struct svh_pd {
 	struct svh_pd_cfg cfg;
 	struct svh_qp *qp[SVH_PD_MAX_QP];
 	unsigned nqp;
 	int stop;		/* set by svh_pd_stop() from any thread */
+	int wake_fd;		/* extra eventfd the adaptive sleep waits on, -1: none */
 	bool fifo_fallback;	/* SCHED_FIFO was refused, running SCHED_OTHER */
+	unsigned idle;		/* ADAPTIVE: empty passes in a row */
+	uint64_t last_yield;	/* FIFO_YIELD budget: TSC of the last yield */
 	uint64_t loops;
-	uint64_t sleeps;
+	uint64_t sleeps;	/* adaptive sleeps (all rings and queues armed) */
 	uint64_t yields;
-	struct pollfd pfd[SVH_PD_MAX_QP * 4];
+	struct pollfd pfd[SVH_PD_MAX_PFD];
 	unsigned npfd;
 };
 
 void svh_pd_cfg_default(struct svh_pd_cfg *cfg);
 int svh_pd_init(struct svh_pd *pd, const struct svh_pd_cfg *cfg, struct svh_qp **qps,
 		unsigned nqp);
+/* Rebuild the sleep set (wake_fd, kick fds of ready queues, doorbells of attached rings). */
+void svh_pd_refresh_fds(struct svh_pd *pd);
 /* Apply CPU affinity and the scheduling policy to the calling thread. */
 int svh_pd_setup_thread(struct svh_pd *pd);
 /* One pass over every queue pair, both directions.  Returns packets moved. */
 unsigned svh_pd_poll(struct svh_pd *pd);
+/* After a pass that moved `moved` packets: yield, relax or sleep per the mode. */
+void svh_pd_idle(struct svh_pd *pd, unsigned moved);
 /* Loop until svh_pd_stop(); call from the PD thread after svh_pd_setup_thread. */
 void svh_pd_run(struct svh_pd *pd);
 void svh_pd_stop(struct svh_pd *pd);

@@ -24,9 +24,10 @@
 #include <linux/virtio_ring.h>
 #include <linux/virtio_net.h>
 
-#include "svhost/guestmem.h"
-#include "svhost/dirtylog.h"
-#include "svhost/ring.h"
+#include "guestmem.h"
+#include "dirtylog.h"
+#include "ring.h"
+#include "offload.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,10 +36,6 @@ extern "C" {
 #define SVH_VQ_MAX_SIZE		32768
 /* Host-contiguous segments one chain may resolve to (QEMU's VIRTQUEUE_MAX_SIZE). */
 #define SVH_VQ_MAX_SEGS		1024
-/* virtio-net header size with VERSION_1 (always includes num_buffers). */
-#define SVH_VNET_HDR_LEN	12u
-/* Largest packet (without virtio-net header) accepted from either side. */
-#define SVH_MAX_PKT_LEN		(65535u + 14u + 4u)
 
 /* Feature bits the engine understands. */
 #define SVH_VQ_FEATURES	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) | \
@@ -83,8 +80,11 @@ struct svh_vq {
 	struct vring_used *used;
 	uint16_t *used_event;	/* avail->ring[num] */
 	uint16_t *avail_event;	/* used->ring[num] */
-	struct svh_guestmem *gm;
+	const struct svh_guestmem *gm;
 	struct svh_dirtylog *log;
+	uint32_t gm_hint;	/* our lookup cache in gm */
+	uint64_t desc_gpa;
+	uint64_t avail_gpa;
 	uint64_t used_gpa;
 	uint16_t num;
 	uint16_t last_avail;	/* next avail entry to consume */
@@ -101,14 +101,25 @@ struct svh_vq {
 	bool ready;
 	int kick_fd;
 	int call_fd;
+	/* counters: svh_vq_start keeps them, so they must stay last */
 	uint64_t errors[SVH_VQERR_MAX];
 	uint64_t interrupts;	/* call_fd writes */
 	uint64_t suppressed;	/* interrupts avoided by EVENT_IDX / NO_INTERRUPT */
 };
 
-/* Validate the layout against guest memory and set up.  0 or -errno. */
-int svh_vq_init(struct svh_vq *vq, struct svh_guestmem *gm, struct svh_dirtylog *log,
+/* Validate the layout against guest memory and set up, counters zeroed.  0 or -errno. */
+int svh_vq_init(struct svh_vq *vq, const struct svh_guestmem *gm, struct svh_dirtylog *log,
 		const struct svh_vq_params *p);
+/* The same, keeping the counters (a vring started again). */
+int svh_vq_start(struct svh_vq *vq, const struct svh_guestmem *gm, struct svh_dirtylog *log,
+		 const struct svh_vq_params *p);
+/*
+ * Translate the rings again (a new memory table, or new ring addresses) while
+ * keeping every index: used after a memory table swap at a batch boundary.
+ * On failure the queue is no longer ready (-EFAULT / -EINVAL).
+ */
+int svh_vq_remap(struct svh_vq *vq, const struct svh_guestmem *gm, uint64_t desc_gpa,
+		 uint64_t avail_gpa, uint64_t used_gpa);
 
 /* Heads available after reading avail->idx once (0 and broken on a bad jump). */
 uint16_t svh_vq_avail(struct svh_vq *vq);
@@ -164,20 +175,6 @@ static inline void svh_vq_break(struct svh_vq *vq, enum svh_vq_err why)
 }
 
 const char *svh_vq_err_name(int err);
-
-/* ---- virtio-net header <-> ring descriptor offload fields ----------------- */
-
-/*
- * Check a header taken from the guest (TX) for a packet of pkt_len bytes and
- * fill the offload fields of d (sets or clears SVHOST_DESC_F_OFFLOAD).
- * Returns 0, or -EINVAL for unknown flags/GSO types or checksum fields
- * outside the packet.
- */
-int svh_vnet_hdr_to_desc(const struct virtio_net_hdr_mrg_rxbuf *h, uint32_t pkt_len,
-			 svh_desc_t *d);
-/* Build the header for the guest (RX) from a validated descriptor. */
-void svh_desc_to_vnet_hdr(const svh_desc_t *d, uint16_t num_buffers,
-			  struct virtio_net_hdr_mrg_rxbuf *h);
 
 #ifdef __cplusplus
 }

@@ -11,7 +11,7 @@
  *     or past what was outstanding;
  *   - offset: a multiple of buf_size and inside the pool (overflow-safe);
  *   - len <= buf_size; only known flags; reserved fields zero;
- *   - offload fields: known virtio-net header flag and GSO values.
+ *   - offload fields: the rules of offload.h.
  * The producer keeps a shadow of the offset it posted in each slot and, on
  * reaping, trusts only len, flags and the offload fields read back.
  * A ring whose indexes are inconsistent is marked broken (with a reason
@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/svhost.h>
+
+#include "offload.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,7 +39,7 @@ enum svh_ring_role {
 enum svh_ring_err {
 	SVH_RERR_PEER_INDEX,	/* prod-cons distance > size, or index went backwards */
 	SVH_RERR_OFFSET,	/* offset not a multiple of buf_size or outside the pool */
-	SVH_RERR_LEN,		/* len > buf_size (or 0 where not allowed) */
+	SVH_RERR_LEN,		/* len > buf_size */
 	SVH_RERR_FLAGS,		/* unknown descriptor flags */
 	SVH_RERR_RESERVED,	/* reserved field non-zero */
 	SVH_RERR_OFFLOAD,	/* offload fields hold unknown or inconsistent values */
@@ -48,7 +50,6 @@ enum svh_ring_err {
 struct svh_ring_stats {
 	uint64_t errors[SVH_RERR_MAX];
 	uint64_t kicks_sent;	/* eventfd writes to wake the peer */
-	uint64_t wakeups;	/* times we armed need-wakeup and slept */
 };
 
 /* The private view of one ring.  Never shared with the peer. */
@@ -70,7 +71,7 @@ struct svh_ring {
 	int kick_fd;		/* eventfd we write to wake the peer, -1 if none */
 	int wait_fd;		/* eventfd we sleep on, -1 if none */
 	uint64_t *shadow;	/* producer: offset posted in each slot */
-	struct svh_ring_stats stats;
+	struct svh_ring_stats stats;	/* kept by svh_ring_restart: keep it last */
 };
 
 /* One validated descriptor in private memory. */
@@ -89,11 +90,21 @@ int svh_ring_init(struct svh_ring *r, struct svhost_ring *shm, enum svh_ring_rol
 		  bool reset_shm);
 void svh_ring_fini(struct svh_ring *r);
 void svh_ring_set_fds(struct svh_ring *r, int kick_fd, int wait_fd);
+/*
+ * Start the view again on a (possibly new) shared ring and pool of the same
+ * geometry, keeping role, shadow, doorbells and counters: reads both indexes
+ * afresh and clears broken and pending.  A producer also makes the ring
+ * quiescent from its side (prod = cons, its need-wakeup flag cleared); a
+ * consumer refuses (-EPROTO) indexes more than ring_size apart.
+ */
+int svh_ring_restart(struct svh_ring *r, struct svhost_ring *shm, void *pool);
 
-/* Validate one descriptor held in private memory; returns 0 or an svh_ring_err. */
-int svh_desc_check(const struct svh_ring *r, const svh_desc_t *d, bool need_offset);
-/* Check the virtio-net offload fields of a descriptor; 0 or SVH_RERR_OFFLOAD. */
-int svh_desc_check_offload(const svh_desc_t *d);
+/*
+ * Validate one descriptor held in private memory; returns 0 or an
+ * svh_ring_err.  check_offset: false when the offset comes from our own
+ * shadow (the producer reaping), true for an offset read from the slot.
+ */
+int svh_desc_check(const struct svh_ring *r, const svh_desc_t *d, bool check_offset);
 
 static inline void *svh_ring_buf(const struct svh_ring *r, uint64_t offset)
 {
@@ -111,8 +122,7 @@ uint32_t svh_ring_cons_avail(struct svh_ring *r);
  * Copy up to max posted descriptors (after those already pending) into out[],
  * each read once from shared memory.  ok[i] tells whether out[i] passed
  * validation; invalid ones must still be completed (skipped) by the caller.
- * Returns the number copied.  need_offset: whether the buffer contents will be
- * used (always true today; kept explicit for clarity).
+ * Returns the number copied.
  */
 uint32_t svh_ring_cons_peek(struct svh_ring *r, svh_desc_t *out, uint8_t *ok, uint32_t max);
 /* Write a result descriptor into the i-th pending slot (0 = oldest pending). */
@@ -140,6 +150,13 @@ uint32_t svh_ring_prod_post(struct svh_ring *r, const svh_desc_t *d, uint32_t n)
  * the caller, who owns it again).  Returns the number reaped.
  */
 uint32_t svh_ring_prod_reap(struct svh_ring *r, svh_desc_t *out, uint8_t *ok, uint32_t max);
+/*
+ * Take back every slot posted and not completed (as last seen): their buffer
+ * offsets go to offsets[] (room for ring_size) in post order; prod is set
+ * back to that cons and our need-wakeup flag cleared, so the ring is
+ * quiescent from our side.  Returns how many were taken back.
+ */
+uint32_t svh_ring_prod_cancel(struct svh_ring *r, uint64_t *offsets);
 /* Slots posted and not yet reaped. */
 static inline uint32_t svh_ring_prod_outstanding(const struct svh_ring *r)
 {

@@ -9,6 +9,11 @@
  * mapped regions; a buffer that crosses from one region into a region that
  * starts exactly where the first ends is split into one segment per region.
  * All arithmetic is overflow-safe (addr + len never wraps).
+ *
+ * A loaded table is never written again, so any number of threads may use
+ * it at once; the lookup cache is the caller's (a hint per virtqueue).
+ * Swapping tables at run time is the device's job (device.c): a new table
+ * replaces the old one at a batch boundary of the PD thread.
  */
 #ifndef SVHOST_GUESTMEM_H
 #define SVHOST_GUESTMEM_H
@@ -30,7 +35,6 @@ struct svh_gm_region {
 
 struct svh_guestmem {
 	uint32_t nr;
-	uint32_t last;		/* index of the last region hit (lookup cache) */
 	struct svh_gm_region r[SVH_GM_MAX_REGIONS];	/* sorted by gpa, disjoint */
 };
 
@@ -49,9 +53,11 @@ int svh_gm_init(struct svh_guestmem *gm, const struct svh_gm_region *regions, un
 
 /*
  * Host pointer for [gpa, gpa + len) when it lies wholly inside ONE region,
- * else NULL.  len may be 0 (then gpa must still be mapped).
+ * else NULL.  len may be 0 (then gpa must still be mapped).  hint: the
+ * caller's lookup cache (index of the region hit last), or NULL.
  */
-void *svh_gm_translate(struct svh_guestmem *gm, uint64_t gpa, uint64_t len);
+void *svh_gm_translate(const struct svh_guestmem *gm, uint32_t *hint, uint64_t gpa,
+		       uint64_t len);
 
 /*
  * Split [gpa, gpa + len) into at most max_iov host-contiguous pieces, crossing
@@ -59,8 +65,14 @@ void *svh_gm_translate(struct svh_guestmem *gm, uint64_t gpa, uint64_t len);
  * len == 0), -EFAULT if any byte is unmapped or the range wraps, -E2BIG if
  * more than max_iov pieces are needed.  len is limited to UINT32_MAX.
  */
-int svh_gm_iov(struct svh_guestmem *gm, uint64_t gpa, uint64_t len, struct svh_iov *iov,
-	       unsigned max_iov);
+int svh_gm_iov(const struct svh_guestmem *gm, uint32_t *hint, uint64_t gpa, uint64_t len,
+	       struct svh_iov *iov, unsigned max_iov);
+/*
+ * Guest physical address of host address hva when it lies in a region with
+ * len bytes after it in that region: 0 and *gpa, or -EFAULT.  Control path
+ * only (linear search).
+ */
+int svh_gm_hva_to_gpa(const struct svh_guestmem *gm, uint64_t hva, uint64_t len, uint64_t *gpa);
 
 #ifdef __cplusplus
 }
