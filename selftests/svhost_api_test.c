@@ -7,6 +7,7 @@
 #include "kselftest_harness.h"
 #include "svhost_util.h"
 
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <linux/capability.h>
@@ -889,6 +890,181 @@ TEST(attach_bad_args)
 	EXPECT_EQ(att0 + 1, svh_counter("attaches"));
 	close(cfd);
 	close(ofd);
+}
+
+/* reserved is an input field that must be zero, like flags. */
+TEST(attach_reserved_nonzero_einval)
+{
+	static const __u32 bad[] = { 1, 2, 0x100, 0x80000000U, 0xffffffffU };
+	struct svhost_copier_attach a;
+	const struct svhost_shm_header *h;
+	char name[SVHOST_NAME_LEN];
+	struct svhost_layout lay;
+	long long inval0;
+	unsigned int i;
+	int ofd, cfd, pkey;
+	__u32 gen;
+
+	SVH_NEED_PKU();
+	SVH_OPEN(ofd);
+	SVH_OPEN(cfd);
+	svh_name(name, "rsv");
+	ASSERT_EQ(0, svh_create(ofd, name, &lay));
+	h = svh_map(ofd, 0, lay.header_size, PROT_READ);
+	ASSERT_NE(MAP_FAILED, h);
+	pkey = pkey_alloc(0, 0);
+	ASSERT_LT(0, pkey);
+	gen = h->generation;
+	SVH_COUNTER(inval0, "invalid_requests");
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(&a, 0, sizeof(a));
+		a.pkey = pkey;
+		strcpy(a.name, name);
+		a.reserved = bad[i];
+		EXPECT_EQ(-EINVAL, svh_attach_raw(cfd, &a))
+			TH_LOG("reserved %#x accepted", bad[i]);
+	}
+	EXPECT_EQ(inval0 + (long long)ARRAY_SIZE(bad),
+		  svh_counter("invalid_requests"));
+	EXPECT_EQ(gen, h->generation);
+	EXPECT_EQ(0, svh_port_ll(name, "attaches"));
+	/* zero is accepted on the same file */
+	EXPECT_EQ(0, svh_attach(cfd, name, pkey, NULL));
+	munmap((void *)h, lay.header_size);
+	close(cfd);
+	close(ofd);
+}
+
+/* Binding a file needs O_RDWR: rings and pool are mapped read-write. */
+TEST(open_not_rdwr_ebadf)
+{
+	static const int modes[] = { O_RDONLY, O_WRONLY };
+	char name[SVHOST_NAME_LEN], n2[SVHOST_NAME_LEN];
+	long long ports0, inval0;
+	unsigned int i;
+	int ofd, fd, pkey;
+
+	SVH_OPEN(ofd);
+	svh_name(name, "rdwr");
+	ASSERT_EQ(0, svh_create(ofd, name, NULL));
+	SVH_COUNTER(ports0, "ports_count");
+	SVH_COUNTER(inval0, "invalid_requests");
+	pkey = svh_have_pku() ? pkey_alloc(0, 0) : -1;
+	for (i = 0; i < ARRAY_SIZE(modes); i++) {
+		fd = open(SVH_DEV, modes[i] | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		svh_name(n2, "rdwr");
+		EXPECT_EQ(-EBADF, svh_create(fd, n2, NULL));
+		EXPECT_FALSE(svh_port_exists(n2));
+		EXPECT_EQ(-EBADF, svh_attach(fd, name, pkey, NULL));
+		close(fd);
+	}
+	EXPECT_EQ(inval0 + 4, svh_counter("invalid_requests"));
+	EXPECT_EQ(ports0, svh_counter("ports_count"));
+	EXPECT_EQ(0, svh_port_ll(name, "attaches"));
+	close(ofd);
+}
+
+struct create_call {
+	int fd;
+	struct svhost_port_create *c;
+	int ret;
+};
+
+static void *create_thread(void *arg)
+{
+	struct create_call *cc = arg;
+
+	cc->ret = svh_create_raw(cc->fd, cc->c);
+	return NULL;
+}
+
+/*
+ * A port becomes visible only when its creation can no longer fail: while
+ * SVHOST_PORT_CREATE writes its result back (held here with userfaultfd)
+ * nobody can attach to it, and if that write fails it never existed.
+ */
+static void create_held(struct __test_metadata *_metadata, bool fail_copy)
+{
+	long long ports0, bytes0;
+	struct svhost_port_create req;
+	char name[SVHOST_NAME_LEN];
+	struct create_call cc;
+	struct svh_uffd u;
+	pthread_t th;
+	int fd, cfd, pkey;
+
+	SVH_COUNTER(ports0, "ports_count");
+	SVH_COUNTER(bytes0, "pool_bytes");
+	SVH_OPEN(fd);
+	SVH_OPEN(cfd);
+	pkey = svh_have_pku() ? pkey_alloc(0, 0) : -1;
+	svh_name(name, "held");
+	svh_create_args(&req, name, SVH_DEF_QP, SVH_DEF_RING,
+			SVH_DEF_BUF_SIZE, SVH_DEF_BUF_COUNT);
+	ASSERT_EQ(0, svh_uffd_protect(&u, &req, sizeof(req)));
+	cc.fd = fd;
+	cc.c = u.page;
+	cc.ret = 1;
+	ASSERT_EQ(0, pthread_create(&th, NULL, create_thread, &cc));
+	ASSERT_EQ(0, svh_uffd_wait(&u, 20000));
+	EXPECT_FALSE(svh_port_exists(name));
+	EXPECT_EQ(-ENOENT, svh_attach(cfd, name, pkey, NULL));
+	ASSERT_EQ(0, svh_uffd_release(&u, fail_copy));
+	pthread_join(th, NULL);
+	if (fail_copy) {
+		EXPECT_EQ(-EFAULT, cc.ret);
+		EXPECT_FALSE(svh_port_exists(name));
+		EXPECT_EQ(ports0, svh_counter("ports_count"));
+		EXPECT_EQ(bytes0, svh_counter("pool_bytes"));
+		/* the file is still unbound and the name free */
+		EXPECT_EQ(0, svh_create(fd, name, NULL));
+	} else {
+		EXPECT_EQ(0, cc.ret);
+		EXPECT_TRUE(svh_port_exists(name));
+	}
+	if (svh_have_pku())
+		EXPECT_EQ(0, svh_attach(cfd, name, pkey, NULL));
+	close(cfd);
+	close(fd);
+	EXPECT_EQ(0, svh_wait_port_gone(name, 2000));
+}
+
+TEST(create_unpublished_until_done_copy_fails)
+{
+	create_held(_metadata, true);
+}
+
+TEST(create_unpublished_until_done_copy_completes)
+{
+	create_held(_metadata, false);
+}
+
+/* A refused attach leaves the header alone. */
+TEST(failed_attach_keeps_generation)
+{
+	const struct svh_cred nobody = {
+		.drop = true, .uid = SVH_NOBODY, .gid = SVH_NOBODY,
+	};
+	struct svh_owner o;
+	struct svh_child ch;
+	__u32 gen;
+	int fd;
+
+	SVH_NEED_PKU();
+	ASSERT_EQ(0, svh_owner_setup(&o, "fgen"));
+	gen = ((struct svhost_shm_header *)o.hdr)->generation;
+	ASSERT_EQ(0, svh_child_copier(&ch, o.name, &nobody, false));
+	EXPECT_EQ(EPERM, ch.err);
+	svh_child_end(&ch);
+	SVH_OPEN(fd);
+	EXPECT_EQ(-EINVAL, svh_attach(fd, o.name, 0, NULL));
+	EXPECT_EQ(-ENOKEY, svh_attach(fd, o.name, 15, NULL));
+	close(fd);
+	EXPECT_EQ(gen, ((struct svhost_shm_header *)o.hdr)->generation);
+	EXPECT_EQ((__u32)SVHOST_STATE_READY,
+		  ((struct svhost_shm_header *)o.hdr)->state);
+	svh_owner_close(&o);
 }
 
 TEST(invalid_requests_counted)

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Port lifetime: per-port sysfs values and state transitions, revocation
- * through sysfs "revoke", the owner or the copier dying while mapped, and
- * every close order, each ending with the global counters at baseline.
+ * through sysfs "revoke" (the copier keeps running on its scratch page),
+ * the owner or the copier dying while mapped, the attach/revoke race, the
+ * order of header stores, and every close order, each ending with the
+ * global counters at baseline.
  */
 #include "kselftest_harness.h"
 #include "svhost_util.h"
 
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -90,6 +94,43 @@ static int copier_fill(struct svh_copier *c, void *arg)
 static int copier_verify(struct svh_copier *c, void *arg)
 {
 	return svh_check(c->pool, c->lay.pool_size, (uintptr_t)arg) >= 0;
+}
+
+/*
+ * A copier that lost the port: no signal, pool and rings read zero.
+ * Returns 0 or which check failed.
+ */
+static int copier_sees_zeros(struct svh_copier *c, void *arg)
+{
+	struct svh_fault f;
+
+	(void)arg;
+	if (svh_probe_read(c->pool, NULL, &f) ||
+	    svh_probe_read(c->rings, NULL, &f))
+		return 1;
+	if (svh_nonzero(c->pool, c->lay.pool_size) >= 0)
+		return 2;
+	if (svh_nonzero(c->rings, c->lay.rings_size) >= 0)
+		return 3;
+	return 0;
+}
+
+/*
+ * ... and its writes all land in one scratch page: a byte written at the
+ * start of the pool shows at the end of the pool and in the rings.
+ */
+static int copier_scratch_alias(struct svh_copier *c, void *arg)
+{
+	volatile __u8 *pool = c->pool, *rings = c->rings;
+	__u8 v = (__u8)(uintptr_t)arg;
+
+	if (svh_probe_write(pool, v, NULL))
+		return 1;
+	if (pool[c->lay.pool_size - SVH_PAGE] != v)
+		return 2;
+	if (rings[0] != v || rings[c->lay.rings_size - SVH_PAGE] != v)
+		return 3;
+	return 0;
 }
 
 static int copier_mmap_pool(struct svh_copier *c, void *arg)
@@ -182,8 +223,9 @@ TEST_F(life, state_transitions)
 	EXPECT_EQ(self->c2.pkey, svh_port_ll(self->o.name, "copier_pkey"));
 	EXPECT_EQ(2, svh_port_ll(self->o.name, "attaches"));
 
-	/* the revoked file's mappings stay dead */
-	EXPECT_EQ(SIGBUS, svh_copier_call(&self->c, copier_touch, &f));
+	/* the revoked file's mappings show its scratch page, not the pool */
+	EXPECT_EQ(0, svh_copier_call(&self->c, copier_touch, &f));
+	EXPECT_EQ(0, svh_copier_call(&self->c, copier_sees_zeros, NULL));
 
 	/* closing the revoked file does not disturb the new copier */
 	svh_copier_stop(&self->c);
@@ -201,16 +243,19 @@ TEST_F(life, state_transitions)
 	EXPECT_LE(g3, ohdr(self)->generation);
 }
 
-TEST_F(life, revoke_sigbus)
+/*
+ * After a revocation the copier keeps running: no signal, its pool and
+ * rings read zero, its writes land in its scratch page and never in the
+ * owner's pool; its header says why.
+ */
+TEST_F(life, revoke_scratch_page)
 {
 	long long rev0;
-	struct svh_fault f;
 	__u32 hv[4], gen;
 
 	SVH_NEED_PKU();
 	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
 	ASSERT_EQ(0, svh_copier_call(&self->c, copier_fill, (void *)51));
-	ASSERT_EQ(0, svh_copier_call(&self->c, copier_touch, &f));
 	ASSERT_EQ(0, svh_copier_call(&self->c, copier_hdr, hv));
 	gen = hv[2];
 	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED, hv[0]);
@@ -220,46 +265,59 @@ TEST_F(life, revoke_sigbus)
 	EXPECT_EQ(rev0 + 1, svh_counter("revocations"));
 	EXPECT_EQ(1, svh_port_ll(self->o.name, "revocations"));
 
-	EXPECT_EQ(SIGBUS, svh_copier_call(&self->c, copier_touch, &f));
-	EXPECT_EQ(self->c.pool, f.addr);
-	EXPECT_EQ(SIGBUS, svh_copier_call(&self->c, copier_touch_rings, &f));
-	EXPECT_EQ(self->c.rings, f.addr);
-	/* stays revoked */
-	EXPECT_EQ(SIGBUS, svh_copier_call(&self->c, copier_touch, &f));
+	EXPECT_EQ(0, svh_copier_call(&self->c, copier_sees_zeros, NULL));
+	EXPECT_EQ(0, svh_copier_call(&self->c, copier_fill, (void *)53));
+	EXPECT_EQ(0, svh_copier_call(&self->c, copier_scratch_alias,
+				     (void *)0xa5));
+	/* the owner's pool still holds what the copier wrote before */
+	EXPECT_EQ(-1, svh_check(self->o.pool, self->o.lay.pool_size, 51));
+	EXPECT_EQ(-1, svh_nonzero(self->o.rings, self->o.lay.rings_size));
 	ASSERT_EQ(0, svh_copier_call(&self->c, copier_hdr, hv));
 	EXPECT_EQ((__u32)SVHOST_SHM_MAGIC, hv[3]);
 	EXPECT_EQ((__u32)SVHOST_STATE_REVOKED, hv[0]);
 	EXPECT_EQ((__u32)SVHOST_REASON_ADMIN, hv[1]);
-	EXPECT_LT(gen, hv[2]);
-	/* the owner keeps its memory and data */
-	EXPECT_EQ(-1, svh_check(self->o.pool, self->o.lay.pool_size, 51));
+	EXPECT_EQ(gen + 1, hv[2]);
+	/* the owner keeps its memory */
 	svh_fill(self->o.pool, SVH_PAGE, 52);
 	EXPECT_EQ(-1, svh_check(self->o.pool, SVH_PAGE, 52));
 }
 
 struct busy {
-	volatile bool stop;
 	unsigned long loops;
-	struct svh_fault f;
 };
 
-/* Copy packets in a loop until the mapping goes away (bounded). */
+#define BUSY_MARK	0xdeadbeefcafef00dULL
+
+/*
+ * Copy packets in a loop, checking the header every 256 stores like a PD
+ * checks it once per batch; once the generation moves on, store a marker
+ * over the whole pool and stop.  Bounded to 20 s.
+ */
 static int copier_busy(struct svh_copier *c, void *arg)
 {
-	struct busy *b = arg;
+	const struct svhost_shm_header *h = c->hdr;
+	__u32 gen = __atomic_load_n(&h->generation, __ATOMIC_ACQUIRE);
 	volatile __u64 *p = c->pool;
-	size_t n = c->lay.pool_size / 8;
-	time_t end = time(NULL) + 10;
+	size_t n = c->lay.pool_size / 8, i;
+	time_t end = time(NULL) + 20;
+	struct busy *b = arg;
+	struct svh_fault f;
 	int sig;
 
-	for (b->loops = 0; !b->stop; b->loops++) {
+	for (b->loops = 0;; b->loops++) {
 		sig = svh_probe_write(&p[(b->loops * 509) % n],
-				      (__u8)b->loops, &b->f);
+				      (__u8)b->loops, &f);
 		if (sig)
 			return sig;
-		if (!(b->loops & 1023) && time(NULL) > end)
+		if (b->loops & 255)
+			continue;
+		if (__atomic_load_n(&h->generation, __ATOMIC_ACQUIRE) != gen)
 			break;
+		if (time(NULL) > end)
+			return -ETIMEDOUT;
 	}
+	for (i = 0; i < n; i++)
+		p[i] = BUSY_MARK;
 	return 0;
 }
 
@@ -271,25 +329,33 @@ static void *revoke_later(void *arg)
 	return (void *)(long)svh_port_write(name, "revoke", "1");
 }
 
-/* Revocation while the copier is busy in its pool. */
+/* Revocation while the copier is busy in its pool: it notices, unharmed. */
 TEST_F(life, revoke_while_busy)
 {
 	struct busy b;
 	pthread_t th;
+	size_t i, n;
 	void *ret;
-	int sig;
+	int rc;
 
 	SVH_NEED_PKU();
 	memset(&b, 0, sizeof(b));
 	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
 	ASSERT_EQ(0, pthread_create(&th, NULL, revoke_later, self->o.name));
-	sig = svh_copier_call(&self->c, copier_busy, &b);
+	rc = svh_copier_call(&self->c, copier_busy, &b);
 	pthread_join(th, &ret);
 	EXPECT_EQ(0, (long)ret);
-	EXPECT_EQ(SIGBUS, sig) TH_LOG("%lu loops without a fault", b.loops);
+	EXPECT_EQ(0, rc) TH_LOG("%lu loops, then %s", b.loops,
+				rc > 0 ? strsignal(rc) : "timeout");
 	EXPECT_LT(0UL, b.loops);
 	EXPECT_EQ((__u32)SVHOST_STATE_REVOKED, ohdr(self)->state);
 	EXPECT_EQ((__u32)SVHOST_REASON_ADMIN, ohdr(self)->reason);
+	/* nothing written after the revocation reached the pool */
+	n = self->o.lay.pool_size / 8;
+	for (i = 0; i < n; i++)
+		if (((volatile __u64 *)self->o.pool)[i] == BUSY_MARK)
+			break;
+	EXPECT_EQ(n, i);
 }
 
 TEST_F(life, revoked_file_mmap_eacces)
@@ -375,6 +441,339 @@ TEST_F(life, revoke_nonroot_refused)
 	EXPECT_EQ(0, svh_port_ll(self->o.name, "revocations"));
 }
 
+/* --- the attach/revoke race ------------------------------------------------- */
+
+struct attach_call {
+	int fd;
+	struct svhost_copier_attach *a;
+	int ret;
+};
+
+static void *attach_thread(void *arg)
+{
+	struct attach_call *ac = arg;
+
+	ac->ret = svh_attach_raw(ac->fd, ac->a);
+	return NULL;
+}
+
+/*
+ * Hold an attach inside its copy_to_user() (userfaultfd write-protect),
+ * revoke in that window, then let the copy fail (EFAULT) or complete.
+ * The attach fails, the port is as before, and a retry on the same file
+ * gives a real attachment whose mappings work.
+ */
+static void revoke_during_attach(struct __test_metadata *_metadata,
+				 struct svh_owner *o, bool fail_copy)
+{
+	const struct svhost_shm_header *h = o->hdr;
+	struct svhost_copier_attach req;
+	struct svhost_layout lay;
+	struct attach_call ac;
+	struct svh_uffd u;
+	long long rev0;
+	int fd, fd2, pkey;
+	pthread_t th;
+	char st[32];
+	__u32 g0;
+	void *p;
+
+	pkey = pkey_alloc(0, 0);
+	ASSERT_LT(0, pkey);
+	SVH_OPEN(fd);
+	SVH_OPEN(fd2);
+	memset(&req, 0, sizeof(req));
+	req.pkey = pkey;
+	strcpy(req.name, o->name);
+	ASSERT_EQ(0, svh_uffd_protect(&u, &req, sizeof(req)))
+		TH_LOG("userfaultfd: cannot write-protect a page");
+	g0 = h->generation;
+	SVH_COUNTER(rev0, "revocations");
+
+	ac.fd = fd;
+	ac.a = u.page;
+	ac.ret = 1;
+	ASSERT_EQ(0, pthread_create(&th, NULL, attach_thread, &ac));
+	ASSERT_EQ(0, svh_uffd_wait(&u, 20000));
+	/* reserved, not attached: header unchanged, others get EBUSY */
+	EXPECT_EQ(g0, h->generation);
+	EXPECT_EQ((__u32)SVHOST_STATE_READY, h->state);
+	EXPECT_EQ(-1, svh_port_ll(o->name, "copier_pid"));
+	EXPECT_EQ(-EBUSY, svh_attach(fd2, o->name, pkey, NULL));
+	ASSERT_EQ(0, svh_port_write(o->name, "revoke", "1"));
+	EXPECT_EQ(rev0 + 1, svh_counter("revocations"));
+	ASSERT_EQ(0, svh_uffd_release(&u, fail_copy));
+	pthread_join(th, NULL);
+	EXPECT_EQ(fail_copy ? -EFAULT : -EPERM, ac.ret);
+
+	/* nothing happened to the port */
+	EXPECT_EQ(g0, h->generation);
+	EXPECT_EQ((__u32)SVHOST_STATE_READY, h->state);
+	ASSERT_EQ(0, svh_port_str(o->name, "state", st, sizeof(st)));
+	EXPECT_STREQ("ready", st);
+	EXPECT_EQ(0, svh_port_ll(o->name, "attaches"));
+
+	/* a retry on the same file attaches for real */
+	ASSERT_EQ(0, svh_attach(fd, o->name, pkey, &lay));
+	EXPECT_EQ(g0 + 1, h->generation);
+	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED, h->state);
+	p = svh_map(fd, lay.pool_offset, lay.pool_size, PROT_READ | PROT_WRITE);
+	EXPECT_NE(MAP_FAILED, p) TH_LOG("pool mmap after retry: %s",
+					strerror(errno));
+	if (p != MAP_FAILED)
+		munmap(p, lay.pool_size);
+	p = svh_map(fd, lay.rings_offset, lay.rings_size,
+		    PROT_READ | PROT_WRITE);
+	EXPECT_NE(MAP_FAILED, p);
+	if (p != MAP_FAILED)
+		munmap(p, lay.rings_size);
+	close(fd2);
+	close(fd);
+	pkey_free(pkey);
+}
+
+TEST_F(life, revoke_during_attach_copy_fails)
+{
+	SVH_NEED_PKU();
+	revoke_during_attach(_metadata, &self->o, true);
+}
+
+TEST_F(life, revoke_during_attach_copy_completes)
+{
+	SVH_NEED_PKU();
+	revoke_during_attach(_metadata, &self->o, false);
+}
+
+/* --- header store order ---------------------------------------------------- */
+
+struct hdr_reader {
+	const struct svhost_shm_header *h;
+	__u32 g0;
+	volatile bool stop;
+	unsigned long reads, checked, bad;
+	__u32 bad_gen, bad_gen2, bad_state, bad_reason;
+};
+
+#define ORDER_PERIOD	6
+
+/*
+ * State and reason the writer loop below stores with generation g: from
+ * g0 on, attach, admin revoke, attach, copier leaves, attach, ACL revoke,
+ * again and again.
+ */
+static void hdr_expect(__u32 g0, __u32 g, __u32 *state, __u32 *reason)
+{
+	static const __u32 cycle[ORDER_PERIOD][2] = {
+		{ SVHOST_STATE_ATTACHED, SVHOST_REASON_NONE },
+		{ SVHOST_STATE_REVOKED, SVHOST_REASON_ADMIN },
+		{ SVHOST_STATE_ATTACHED, SVHOST_REASON_NONE },
+		{ SVHOST_STATE_READY, SVHOST_REASON_NONE },
+		{ SVHOST_STATE_ATTACHED, SVHOST_REASON_NONE },
+		{ SVHOST_STATE_REVOKED, SVHOST_REASON_ACL },
+	};
+
+	if (g == g0) {
+		*state = SVHOST_STATE_READY;
+		*reason = SVHOST_REASON_NONE;
+		return;
+	}
+	*state = cycle[(g - g0 - 1) % ORDER_PERIOD][0];
+	*reason = cycle[(g - g0 - 1) % ORDER_PERIOD][1];
+}
+
+/* Keep reader and writer on different CPUs, if there are two. */
+static void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * Read as documented: generation (acquire), then state and reason; then
+ * generation again.  Each field must hold the value of a generation from
+ * the first one read up to one more than the second (a change being
+ * written), never an older one.
+ */
+static void *hdr_reader_main(void *arg)
+{
+	struct hdr_reader *r = arg;
+	__u32 g1, g2, s, rs, x, es, er;
+	bool s_ok, r_ok;
+
+	pin_to_cpu(1);
+	while (!r->stop) {
+		g1 = __atomic_load_n(&r->h->generation, __ATOMIC_ACQUIRE);
+		s = __atomic_load_n(&r->h->state, __ATOMIC_RELAXED);
+		rs = __atomic_load_n(&r->h->reason, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		g2 = __atomic_load_n(&r->h->generation, __ATOMIC_ACQUIRE);
+		r->reads++;
+		if (g2 - g1 >= ORDER_PERIOD - 1)
+			continue;	/* too slow to tell anything */
+		r->checked++;
+		s_ok = r_ok = false;
+		for (x = g1; x != g2 + 2; x++) {
+			hdr_expect(r->g0, x, &es, &er);
+			s_ok |= s == es;
+			r_ok |= rs == er;
+		}
+		if (s_ok && r_ok)
+			continue;
+		if (!r->bad++) {
+			r->bad_gen = g1;
+			r->bad_gen2 = g2;
+			r->bad_state = s;
+			r->bad_reason = rs;
+		}
+	}
+	return NULL;
+}
+
+#define ORDER_CYCLES	1000
+
+/*
+ * A reader racing attach/revoke loops never sees a generation together
+ * with an older state or reason.
+ */
+TEST_F(life, header_store_order)
+{
+	struct hdr_reader r;
+	pthread_t th;
+	int i, fd, pkey;
+
+	SVH_NEED_PKU();
+	pkey = pkey_alloc(0, 0);
+	ASSERT_LT(0, pkey);
+	memset(&r, 0, sizeof(r));
+	r.h = ohdr(self);
+	r.g0 = r.h->generation;
+	ASSERT_EQ((__u32)SVHOST_STATE_READY, r.h->state);
+	ASSERT_EQ(0, pthread_create(&th, NULL, hdr_reader_main, &r));
+	pin_to_cpu(0);
+	for (i = 0; i < ORDER_CYCLES; i++) {
+		SVH_OPEN(fd);
+		ASSERT_EQ(0, svh_attach(fd, self->o.name, pkey, NULL));
+		ASSERT_EQ(0, svh_port_write(self->o.name, "revoke", "1"));
+		close(fd);
+		SVH_OPEN(fd);
+		ASSERT_EQ(0, svh_attach(fd, self->o.name, pkey, NULL));
+		close(fd);
+		SVH_OPEN(fd);
+		ASSERT_EQ(0, svh_attach(fd, self->o.name, pkey, NULL));
+		ASSERT_EQ(0, svh_port_write(self->o.name, "allowed_uids", "5"));
+		ASSERT_EQ(0, svh_port_write(self->o.name, "allowed_uids", "0"));
+		close(fd);
+	}
+	r.stop = true;
+	pthread_join(th, NULL);
+	EXPECT_EQ(r.g0 + ORDER_PERIOD * ORDER_CYCLES, r.h->generation);
+	EXPECT_EQ(0UL, r.bad)
+		TH_LOG("%lu of %lu reads inconsistent, first: generation %u..%u with state %u reason %u",
+		       r.bad, r.checked, r.bad_gen, r.bad_gen2, r.bad_state,
+		       r.bad_reason);
+	EXPECT_LT(0UL, r.checked);
+	TH_LOG("%lu reads, %lu checked", r.reads, r.checked);
+	pkey_free(pkey);
+}
+
+/* --- the copier's process exits while its file lives on ------------------ */
+
+/*
+ * The parent holds the file a child attached through: when the child
+ * exits, the port is free again although the file is still open.
+ */
+TEST_F(life, copier_exit_detaches_inherited_fd)
+{
+	const struct svhost_shm_header *h = ohdr(self);
+	int fd, pfd[2];
+	__u32 gen;
+	char c;
+	pid_t pid;
+
+	SVH_NEED_PKU();
+	SVH_OPEN(fd);
+	ASSERT_EQ(0, pipe(pfd));
+	gen = h->generation;
+	pid = svh_fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct svhost_layout lay;
+		int k = pkey_alloc(0, 0);
+		void *p;
+
+		CHILD_CHECK(k > 0);
+		CHILD_CHECK(svh_attach(fd, self->o.name, k, &lay) == 0);
+		p = svh_map(fd, lay.pool_offset, lay.pool_size,
+			    PROT_READ | PROT_WRITE);
+		CHILD_CHECK(p != MAP_FAILED);
+		CHILD_CHECK(write(pfd[1], "a", 1) == 1);
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(pfd[0], &c, 1));
+	EXPECT_EQ(0, svh_wait(pid));
+	EXPECT_EQ(0, svh_wait_port_state(self->o.name, "ready", 2000));
+	EXPECT_EQ((__u32)SVHOST_STATE_READY, h->state);
+	/* attached, then left */
+	EXPECT_EQ(gen + 2, h->generation);
+	EXPECT_EQ(-1, svh_port_ll(self->o.name, "copier_pid"));
+	/* the file maps nothing for anyone */
+	EXPECT_EQ(-EPERM, svh_map_err(fd, self->o.lay.pool_offset, SVH_PAGE,
+				      PROT_READ, MAP_SHARED));
+	/* the port takes a new copier while the old file is still open */
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	close(fd);
+	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED, h->state);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+/* The copier forks (the child inherits its file) and exits. */
+TEST_F(life, copier_exit_detaches_child_keeps_fd)
+{
+	int pfd[2], qfd[2];
+	pid_t pid, grandchild;
+	char c;
+
+	SVH_NEED_PKU();
+	/* the grandchild is reaped here when its parent is gone */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(0, pipe(qfd));
+	pid = svh_fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int k = pkey_alloc(0, 0), fd = svh_open();
+		pid_t g;
+
+		CHILD_CHECK(k > 0 && fd >= 0);
+		CHILD_CHECK(svh_attach(fd, self->o.name, k, NULL) == 0);
+		g = fork();
+		CHILD_CHECK(g >= 0);
+		if (g == 0) {
+			/* holds the file until the test says so */
+			close(qfd[1]);
+			if (read(qfd[0], &c, 1) < 0)
+				_exit(2);
+			_exit(0);
+		}
+		CHILD_CHECK(write(pfd[1], &g, sizeof(g)) == sizeof(g));
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(grandchild), read(pfd[0], &grandchild,
+					   sizeof(grandchild)));
+	EXPECT_EQ(0, svh_wait(pid));
+	EXPECT_EQ(0, svh_wait_port_state(self->o.name, "ready", 2000));
+	ASSERT_EQ(0, svh_copier_start(&self->c, self->o.name));
+	close(qfd[1]);
+	close(qfd[0]);
+	EXPECT_EQ(0, svh_wait(grandchild));
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 /* The copier closes normally: the port is ready again, sysfs is reset. */
 TEST_F(life, copier_close_resets)
 {
@@ -424,12 +823,12 @@ TEST_F(life, copier_killed_port_ready)
 
 /*
  * The owner is SIGKILLed while the copier is mapped: the copier keeps
- * working, sees OWNER_GONE, the name is free at once, and the memory goes
- * when the copier lets go.
+ * running on its scratch page and sees OWNER_GONE, the name and the memory
+ * are free at once.
  */
 TEST(owner_killed_copier_survives)
 {
-	long long ports0, bytes0, ports1, bytes1;
+	long long ports0, bytes0, ports1;
 	char name[SVHOST_NAME_LEN];
 	struct svh_copier c;
 	struct svh_fault f;
@@ -468,39 +867,37 @@ TEST(owner_killed_copier_survives)
 	ASSERT_EQ(0, svh_copier_call(&c, copier_hdr, hv));
 	gen = hv[2];
 	SVH_COUNTER(ports1, "ports_count");
-	SVH_COUNTER(bytes1, "pool_bytes");
 	EXPECT_EQ(ports0 + 1, ports1);
 
 	kill(pid, SIGKILL);
 	EXPECT_EQ(SVH_WAIT_SIG(SIGKILL), svh_wait(pid));
 	EXPECT_EQ(0, svh_wait_port_gone(name, 2000));
 
-	/* the copier carries on */
+	/* the copier carries on, on its scratch page */
 	ASSERT_EQ(0, svh_copier_call(&c, copier_hdr, hv));
 	EXPECT_EQ((__u32)SVHOST_STATE_OWNER_GONE, hv[0]);
-	EXPECT_LE(gen, hv[2]);
+	EXPECT_EQ((__u32)SVHOST_REASON_NONE, hv[1]);
+	EXPECT_EQ(gen + 1, hv[2]);
 	EXPECT_EQ(0, svh_copier_call(&c, copier_touch, &f));
-	EXPECT_EQ(0, svh_copier_call(&c, copier_verify, (void *)71));
+	EXPECT_EQ(0, svh_copier_call(&c, copier_sees_zeros, NULL));
 	EXPECT_EQ(0, svh_copier_call(&c, copier_fill, (void *)72));
-	EXPECT_EQ(0, svh_copier_call(&c, copier_verify, (void *)72));
 	EXPECT_EQ(0, svh_copier_call(&c, copier_touch_rings, &f));
-	/* still counted: its memory is mapped */
-	EXPECT_EQ(ports1, svh_counter("ports_count"));
-	EXPECT_EQ(bytes1, svh_counter("pool_bytes"));
+	EXPECT_EQ(0, svh_copier_call(&c, copier_scratch_alias, (void *)0x5a));
+	/* the pool went with its owner, although the copier still maps */
+	EXPECT_EQ(ports0, svh_counter("ports_count"));
+	EXPECT_EQ(bytes0, svh_counter("pool_bytes"));
 	/* no new mappings of an orphaned port */
 	EXPECT_EQ(EACCES, svh_copier_call(&c, copier_mmap_pool, NULL));
 	/* the name is free at once; the new port is a different one */
 	SVH_OPEN(fd2);
 	EXPECT_EQ(0, svh_create(fd2, name, NULL));
 	EXPECT_TRUE(svh_port_exists(name));
-	EXPECT_EQ(ports1 + 1, svh_counter("ports_count"));
+	EXPECT_EQ(ports0 + 1, svh_counter("ports_count"));
 	close(fd2);
 	EXPECT_EQ(0, svh_wait_port_gone(name, 2000));
-	EXPECT_EQ(0, svh_copier_call(&c, copier_verify, (void *)72));
+	ASSERT_EQ(0, svh_copier_call(&c, copier_hdr, hv));
+	EXPECT_EQ((__u32)SVHOST_STATE_OWNER_GONE, hv[0]);
 
-	/* unmap, close: everything returns */
-	EXPECT_EQ(0, svh_copier_unmap(&c));
-	EXPECT_EQ(ports1, svh_counter("ports_count"));
 	svh_copier_stop(&c);
 	EXPECT_EQ(0, svh_wait_counter("ports_count", ports0, 2000));
 	EXPECT_EQ(0, svh_wait_counter("pool_bytes", bytes0, 2000));
@@ -629,7 +1026,8 @@ TEST_F(order, release)
 		ASSERT_EQ(0, svh_copier_call(&c, copier_hdr, hv));
 		EXPECT_EQ((__u32)SVHOST_STATE_OWNER_GONE, hv[0]);
 		EXPECT_EQ(0, svh_copier_call(&c, copier_touch, &f));
-		EXPECT_EQ(self->ports0 + 1, svh_counter("ports_count"));
+		EXPECT_EQ(0, svh_copier_call(&c, copier_sees_zeros, NULL));
+		EXPECT_EQ(self->ports0, svh_counter("ports_count"));
 		copier_release(&c, variant->close_first);
 	} else {
 		copier_release(&c, variant->close_first);

@@ -205,22 +205,28 @@ TEST_F(pk, attach_returns_generation)
 	pkey = pkey_alloc(0, PKEY_DISABLE_ACCESS);
 	ASSERT_LT(0, pkey);
 	gen0 = h->generation;
+	/* reserved is input: anything but zero is refused */
+	memset(&a, 0, sizeof(a));
+	a.pkey = pkey;
+	strcpy(a.name, self->o.name);
+	a.reserved = 1;
+	EXPECT_EQ(-EINVAL, svh_attach_raw(fd, &a));
+	a.reserved = 0x80000000U;
+	EXPECT_EQ(-EINVAL, svh_attach_raw(fd, &a));
+	EXPECT_EQ(gen0, h->generation);
+	EXPECT_EQ((__u32)SVHOST_STATE_READY, h->state);
 	/* the out fields hold garbage on input */
 	memset(&a, 0xff, sizeof(a));
 	a.flags = 0;
+	a.reserved = 0;
 	a.pkey = pkey;
 	memset(a.name, 0, sizeof(a.name));
 	strcpy(a.name, self->o.name);
 	ret = svh_attach_raw(fd, &a);
-	if (ret == -EINVAL) {
-		/* a broker may insist that reserved is zero on input too */
-		a.reserved = 0;
-		ret = svh_attach_raw(fd, &a);
-	}
 	ASSERT_EQ(0, ret);
 	EXPECT_EQ(0U, a.reserved);
 	EXPECT_EQ(h->generation, a.generation);
-	EXPECT_NE(gen0, a.generation);
+	EXPECT_EQ(gen0 + 1, a.generation);
 	EXPECT_EQ(0, memcmp(&a.layout, &self->o.lay, sizeof(a.layout)));
 	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED, h->state);
 
@@ -235,10 +241,63 @@ TEST_F(pk, attach_returns_generation)
 	strcpy(b.name, self->o.name);
 	ASSERT_EQ(0, svh_attach_raw(fd2, &b));
 	EXPECT_EQ(h->generation, b.generation);
-	EXPECT_LT(a.generation + 1, b.generation);
+	EXPECT_EQ(a.generation + 2, b.generation);
 	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED, h->state);
+	/* a refused attach changes nothing */
+	EXPECT_EQ(-EBUSY, svh_attach(fd, self->o.name, pkey, NULL));
 	close(fd2);
+	/* the copier leaving is a change too */
+	EXPECT_EQ(0, svh_wait_port_state(self->o.name, "ready", 2000));
+	EXPECT_EQ(b.generation + 1, h->generation);
 	close(fd);
+}
+
+static int copier_zeros(struct svh_copier *c, void *arg)
+{
+	(void)arg;
+	if (svh_probe_read(c->pool, NULL, NULL))
+		return 1;
+	return svh_nonzero(c->pool, c->lay.pool_size) >= 0 ? 2 : 0;
+}
+
+/*
+ * Setting require_pkey revokes attached copiers without a key (reason
+ * PKEY); copiers with a key stay.
+ */
+TEST_F(pk, require_pkey_revokes_keyless)
+{
+	const struct svhost_shm_header *h = hdr_of(&self->o);
+	struct svh_owner o2;
+	long long rev0;
+	__u32 gen;
+
+	SVH_NEED_PKU();
+	ASSERT_EQ(0, svh_param_write("require_pkey", "N"));
+	ASSERT_EQ(0, svh_copier_start_nokey(&self->c, self->o.name));
+	ASSERT_EQ(0, svh_owner_setup(&o2, "pk2"));
+	ASSERT_EQ(0, svh_copier_start(&self->c2, o2.name));
+	svh_fill(self->o.pool, self->o.lay.pool_size, 808);
+	gen = h->generation;
+	SVH_COUNTER(rev0, "revocations");
+	/* setting it to N again changes nothing */
+	ASSERT_EQ(0, svh_param_write("require_pkey", "N"));
+	EXPECT_EQ(gen, h->generation);
+	ASSERT_EQ(0, svh_param_write("require_pkey", "Y"));
+	EXPECT_EQ(gen + 1, h->generation);
+	EXPECT_EQ((__u32)SVHOST_STATE_REVOKED, h->state);
+	EXPECT_EQ((__u32)SVHOST_REASON_PKEY, h->reason);
+	EXPECT_EQ(rev0 + 1, svh_counter("revocations"));
+	EXPECT_EQ(0, svh_copier_call(&self->c, copier_zeros, NULL));
+	EXPECT_EQ(-1, svh_check(self->o.pool, self->o.lay.pool_size, 808));
+	/* the keyed copier of the other port is untouched */
+	EXPECT_EQ((__u32)SVHOST_STATE_ATTACHED,
+		  ((struct svhost_shm_header *)o2.hdr)->state);
+	EXPECT_EQ(0, svh_copier_call(&self->c2, read_pool, NULL));
+	/* and keyless copiers are refused from now on */
+	svh_copier_stop(&self->c);
+	EXPECT_EQ(-EINVAL, svh_copier_start_nokey(&self->c, self->o.name));
+	svh_copier_stop(&self->c2);
+	svh_owner_close(&o2);
 }
 
 #define XCHG_N	16

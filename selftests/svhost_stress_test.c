@@ -92,7 +92,7 @@ static void stress_copier(const char *name, int ready_fd, __u64 seed)
 	((volatile char *)rings)[0] = 1;
 	c = 0;
 	CHILD_CHECK(write(ready_fd, &c, 1) == 1);
-	/* the owner may be gone by now; the pool stays usable */
+	/* the owner may be gone by now: then this lands in the scratch page */
 	svh_fill((char *)pool + 2 * SVH_PAGE, SVH_PAGE, 0xc0c1);
 	switch (rnd_below(4)) {
 	case 0:
@@ -491,7 +491,7 @@ TEST(race_revoke_vs_exit)
 	EXPECT_EQ(0, svh_wait_counter("pool_bytes", bytes0, 2000));
 }
 
-/* The owner exits while a copier attaches: ENOENT or a working orphan. */
+/* The owner exits while a copier attaches: ENOENT or an orphan. */
 TEST(race_owner_exit_vs_attach)
 {
 	long long ports0, bytes0;
@@ -728,9 +728,12 @@ static void fz_make_attach(struct fz *z, struct svhost_copier_attach *a)
 		memcpy(a->name, z->f[i].name, SVHOST_NAME_LEN);
 	else
 		fz_rand_name(a->name);
-	switch (rnd_below(8)) {
+	switch (rnd_below(9)) {
 	case 0:
 		a->flags = fz_interesting();
+		break;
+	case 8:
+		a->reserved = fz_interesting();
 		break;
 	case 1:
 		a->pkey = keys[rnd_below(ARRAY_SIZE(keys))];
@@ -780,7 +783,8 @@ static __uint128_t fz_expect_attach(struct fz *z, int i,
 
 	if (z->f[i].role != ROLE_NONE)
 		return OK(EBUSY) | OK(EINVAL) | OK(ENOKEY) | OK(ENOENT);
-	if (a->flags || !name_valid(a->name) || a->pkey < 1 || a->pkey > 15)
+	if (a->flags || a->reserved || !name_valid(a->name) || a->pkey < 1 ||
+	    a->pkey > 15)
 		return OK(EINVAL);
 	if (!key_ok)
 		set |= OK(ENOKEY);

@@ -17,8 +17,10 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <poll.h>
 #include <time.h>
 #include <linux/capability.h>
+#include <linux/userfaultfd.h>
 
 #include "svhost_util.h"
 
@@ -615,6 +617,101 @@ long svh_check(const void *buf, size_t len, __u64 seed)
 	return -1;
 }
 
+/* Offset of the first non-zero byte, or -1. */
+long svh_nonzero(const void *buf, size_t len)
+{
+	const volatile __u8 *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return (long)i;
+	return -1;
+}
+
+/* --- userfaultfd ------------------------------------------------------------- */
+
+/*
+ * Allocate u->page, copy len bytes of init into it and write-protect it;
+ * returns 0 or -errno.  Only reads of the page work from now on.
+ */
+int svh_uffd_protect(struct svh_uffd *u, const void *init, size_t len)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+	};
+	struct uffdio_register reg;
+	struct uffdio_writeprotect wp;
+
+	u->page = mmap(NULL, SVH_PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (u->page == MAP_FAILED)
+		return -errno;
+	memset(u->page, 0, SVH_PAGE);
+	memcpy(u->page, init, len < SVH_PAGE ? len : SVH_PAGE);
+	u->fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u->fd < 0)
+		return -errno;
+	if (ioctl(u->fd, UFFDIO_API, &api))
+		return -errno;
+	memset(&reg, 0, sizeof(reg));
+	reg.range.start = (unsigned long)u->page;
+	reg.range.len = SVH_PAGE;
+	reg.mode = UFFDIO_REGISTER_MODE_WP;
+	if (ioctl(u->fd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	memset(&wp, 0, sizeof(wp));
+	wp.range = reg.range;
+	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	if (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp))
+		return -errno;
+	return 0;
+}
+
+/* Wait up to ms for a write fault on the page. */
+int svh_uffd_wait(struct svh_uffd *u, int ms)
+{
+	struct pollfd pfd = { .fd = u->fd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return -ETIMEDOUT;
+	if (read(u->fd, &msg, sizeof(msg)) != sizeof(msg))
+		return -errno;
+	if (msg.event != UFFD_EVENT_PAGEFAULT ||
+	    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
+		return -EPROTO;
+	return 0;
+}
+
+/*
+ * Let the blocked writer go on.  With fail_copy the page is unmapped
+ * first, so the writer's copy fails with EFAULT; else the page becomes
+ * writable and the copy completes.
+ */
+int svh_uffd_release(struct svh_uffd *u, bool fail_copy)
+{
+	struct uffdio_writeprotect wp;
+	int ret = 0;
+
+	if (fail_copy) {
+		if (munmap(u->page, SVH_PAGE))
+			ret = -errno;
+		u->page = MAP_FAILED;
+	} else {
+		memset(&wp, 0, sizeof(wp));
+		wp.range.start = (unsigned long)u->page;
+		wp.range.len = SVH_PAGE;
+		if (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp))
+			ret = -errno;
+	}
+	/* closing the userfaultfd wakes every waiter */
+	close(u->fd);
+	u->fd = -1;
+	return ret;
+}
+
 /* --- protection keys --------------------------------------------------------- */
 
 bool svh_have_pku(void)
@@ -1041,6 +1138,14 @@ static void svh_child_serve(struct svh_child_state *st, int cmd, int ev)
 			if (!r.a)
 				r.b = svh_check(st->pool, st->lay.pool_size,
 						req.arg) >= 0;
+			break;
+		case 'z':
+			r.a = svh_probe_read(st->pool, NULL, &f);
+			if (!r.a) {
+				r.b = svh_nonzero(st->pool, st->lay.pool_size);
+				r.c = svh_nonzero(st->rings,
+						  st->lay.rings_size);
+			}
 			break;
 		case 'h':
 			r.a = h->state;

@@ -124,6 +124,21 @@ int svh_maps_line(const void *addr, char *line, size_t len);
 
 void svh_fill(void *buf, size_t len, __u64 seed);
 long svh_check(const void *buf, size_t len, __u64 seed);
+long svh_nonzero(const void *buf, size_t len);
+
+/*
+ * Hold a kernel copy_to_user() into a page: the page is write-protected
+ * with userfaultfd, so the first write to it blocks the writer until
+ * svh_uffd_release().  Lets a test act in the middle of an ioctl.
+ */
+struct svh_uffd {
+	int fd;
+	void *page;
+};
+
+int svh_uffd_protect(struct svh_uffd *u, const void *init, size_t len);
+int svh_uffd_wait(struct svh_uffd *u, int ms);
+int svh_uffd_release(struct svh_uffd *u, bool fail_copy);
 
 static inline struct svhost_ring *svh_ring(void *rings,
 					   const struct svhost_layout *lay,
@@ -225,6 +240,9 @@ int svh_copier_start_fd(struct svh_copier *c, const char *name, int fd);
  *   't'  touch pool[0] and rings[0]     -> { pool signal, si_code, rings signal }
  *   'f'  fill the pool with seed arg    -> { signal or 0 }
  *   'v'  verify the pool with seed arg  -> { signal or 0, mismatch (0/1) }
+ *   'z'  scan pool and rings            -> { signal or 0, first non-zero
+ *                                           byte of the pool or -1, same
+ *                                           for the rings }
  *   'h'  read the header                -> { state, reason, generation }
  *   'm'  mmap the pool again            -> { 0 or errno }
  *   'u'  unmap everything               -> { 0 }

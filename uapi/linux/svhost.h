@@ -11,9 +11,10 @@
  * Guest memory never leaves QEMU; only packets cross, through the pool.
  *
  * All structures are 64-bit clean, naturally aligned and free of implicit
- * padding.  Every "flags" and "reserved" field must be zero on input; the
- * kernel rejects unknown bits with EINVAL so that they can be given meaning
- * later.  SVHOST_GET_VERSION reports the API version and feature bits.
+ * padding.  Every "flags" and "reserved" field that an ioctl reads must be
+ * zero on input; the kernel rejects unknown bits with EINVAL so that they
+ * can be given meaning later.  Fields marked "out" are ignored on input.
+ * SVHOST_GET_VERSION reports the API version and feature bits.
  */
 #ifndef _UAPI_LINUX_SVHOST_H
 #define _UAPI_LINUX_SVHOST_H
@@ -89,21 +90,33 @@ enum svhost_port_state {
 	SVHOST_STATE_OWNER_GONE = 4,	/* the owner closed the port */
 };
 
-/* Why a copier lost its mapping (svhost_shm_header.reason). */
+/* Why a copier was revoked (svhost_shm_header.reason). */
 enum svhost_revoke_reason {
 	SVHOST_REASON_NONE = 0,
-	SVHOST_REASON_ADMIN = 1,	/* written to the port's sysfs "revoke" */
-	SVHOST_REASON_ACL = 2,		/* the port's ACL no longer admits it */
+	SVHOST_REASON_ADMIN = 1,	/* the administrator revoked it (sysfs) */
+	SVHOST_REASON_ACL = 2,		/* the grant no longer admits it */
+	SVHOST_REASON_PKEY = 3,		/* require_pkey was set; it has no key */
 };
 
 /*
  * The header page is written only by the kernel and mapped read-only into
- * both sides.  generation increases on every attach and every revocation.
- * A copier remembers the generation SVHOST_COPIER_ATTACH returned: while
- * the header shows that generation it is attached; once it differs the
- * copier has lost the port, and if it is exactly one more, state and reason
- * say why (a later attach by someone else overwrites them).  state is
- * stored with release semantics after reason.
+ * both sides.  generation increases by one on every change of state:
+ * attach, revocation, the copier leaving, the owner leaving.  The kernel
+ * stores reason, then state, then publishes generation with a release
+ * store; a reader loads generation with acquire semantics first, then
+ * state and reason, and so sees the values of that generation or of a
+ * later one.
+ *
+ * A copier remembers the generation SVHOST_COPIER_ATTACH returned.  While
+ * the header shows it, the copier is attached.  Once it differs the copier
+ * has lost the port for good (REVOKED, or OWNER_GONE; if it is exactly one
+ * more, state and reason say which, a later attach by another copier
+ * overwrites them): from then on its mappings of rings and pool show one
+ * private scratch page instead (reads see zeros and whatever the copier
+ * wrote there itself, writes stay in the scratch page), so a copier that
+ * is still copying is never killed by its loss and never reaches the pool
+ * again.  It then unmaps, closes its file and may attach again with a new
+ * one, if it is granted.
  */
 struct svhost_shm_header {
 	__u32 magic;		/* SVHOST_SHM_MAGIC */
@@ -230,9 +243,10 @@ static inline void svhost_layout_compute(struct svhost_layout *l,
 
 /*
  * SVHOST_PORT_CREATE: make this file the owner of a new port.  Needs
- * CAP_NET_ADMIN.  The file must not own or be attached to a port already.
- * The port lives until the owner's file is released (closed and unmapped);
- * a copier still mapped after that keeps the memory, never the name.
+ * CAP_NET_ADMIN and a file opened O_RDWR that does not own or is not
+ * attached to a port already.  The port, its name, rings and pool live
+ * until the owner's file is released (closed and unmapped); an attached
+ * copier then sees OWNER_GONE and its scratch page.
  */
 struct svhost_port_create {
 	__u32 flags;		/* in: zero */
@@ -246,26 +260,31 @@ struct svhost_port_create {
 };
 
 /*
- * SVHOST_COPIER_ATTACH: attach the calling thread to a port as its copier.
- * Allowed when the caller's effective uid or one of its groups is granted in
- * /sys/kernel/svhost/ports/<name>/allowed_{uids,gids}.  pkey must have been
- * allocated with pkey_alloc() in the caller's process; mappings of rings and
- * pool made through this file carry that key and can only be made by the
- * attaching process.  pkey = -1 is accepted only when the administrator has
- * cleared the module parameter require_pkey.  One copier per port.
- * The file also stays bound to the attaching process: rings and pool can
- * be mapped only from its mm (the thread id is recorded for sysfs).
+ * SVHOST_COPIER_ATTACH: attach the calling thread to a port as its copier,
+ * through a file opened O_RDWR that is not bound to a port yet.  Allowed
+ * when the administrator's grant for the port name admits the caller (see
+ * docs/API.md).  pkey must have been allocated with pkey_alloc() in the
+ * caller's process; mappings of rings and pool made through this file
+ * carry that key and can only be made by the attaching process.  pkey = -1
+ * is accepted only while the module parameter require_pkey is cleared.
+ * One copier per port.  The attachment ends when the file is released,
+ * when the attaching process (its mm) exits, or when the copier loses the
+ * port (see struct svhost_shm_header); the file is not reused after that.
  */
 struct svhost_copier_attach {
 	__u32 flags;		/* in: zero */
 	__s32 pkey;		/* in */
 	char name[SVHOST_NAME_LEN];	/* in */
 	__u32 generation;	/* out: header generation while attached */
-	__u32 reserved;		/* out: zero */
+	__u32 reserved;		/* in: zero; out: zero */
 	struct svhost_layout layout;	/* out */
 };
 
-#define SVHOST_IOCTL_MAGIC	0xB7
+/*
+ * 0xBB: free in Documentation/userspace-api/ioctl/ioctl-number.rst of Linux
+ * 6.1 (0xB7, used before, belongs to remoteproc and nsfs).
+ */
+#define SVHOST_IOCTL_MAGIC	0xBB
 
 #define SVHOST_GET_VERSION	_IOR(SVHOST_IOCTL_MAGIC, 0x00, struct svhost_version)
 #define SVHOST_PORT_CREATE	_IOWR(SVHOST_IOCTL_MAGIC, 0x01, struct svhost_port_create)

@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qc.ring_size = RS;
 	qc.buf_size = BS;
 	qc.buf_count = BC;
-	qc.gm = &g.gm;
+	qc.gm = sg_gm(&g);
 	sg_vq_params(&g, false, &qc.txq);
 	sg_vq_params(&g, true, &qc.rxq);
 	/* the guest queues continue from where the last input left them */

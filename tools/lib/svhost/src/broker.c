@@ -89,7 +89,7 @@ int svh_layout_check(const struct svhost_layout *l)
 	return 0;
 }
 
-static void port_reset(struct svh_port *p)
+void svh_port_init(struct svh_port *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
@@ -170,7 +170,7 @@ int svh_port_create(struct svh_port *p, const char *name, const struct svh_port_
 	struct svhost_port_create req;
 	int rc;
 
-	port_reset(p);
+	svh_port_init(p);
 	memset(&req, 0, sizeof(req));
 	rc = set_name(p, req.name, name);
 	if (rc)
@@ -207,7 +207,7 @@ int svh_port_attach(struct svh_port *p, const char *name, int pkey)
 	struct svhost_copier_attach req;
 	int rc;
 
-	port_reset(p);
+	svh_port_init(p);
 	memset(&req, 0, sizeof(req));
 	rc = set_name(p, req.name, name);
 	if (rc)
@@ -244,7 +244,7 @@ int svh_port_create_local(struct svh_port *p, const char *name,
 	struct svhost_shm_header *h;
 	int rc;
 
-	port_reset(p);
+	svh_port_init(p);
 	rc = set_name(p, dummy, name);
 	if (rc)
 		return rc;
@@ -350,7 +350,7 @@ int svh_port_attach_memfd(struct svh_port *c, int ctl_fd, int pool_fd)
 	uint32_t state;
 	int rc;
 
-	port_reset(c);
+	svh_port_init(c);
 	if (ctl_fd < 0 || pool_fd < 0)
 		return -EBADF;
 	rc = memfd_header(ctl_fd, pool_fd, &c->layout);
@@ -387,7 +387,7 @@ fail:
 int svh_port_attach_local(struct svh_port *c, const struct svh_port *o)
 {
 	if (!o->local || !o->owner) {
-		port_reset(c);
+		svh_port_init(c);
 		return -EINVAL;
 	}
 	return svh_port_attach_memfd(c, o->ctl_memfd, o->pool_memfd);
@@ -450,7 +450,7 @@ void svh_port_close(struct svh_port *p)
 		close(p->ctl_memfd);
 	if (p->pool_memfd >= 0)
 		close(p->pool_memfd);
-	port_reset(p);
+	svh_port_init(p);
 }
 
 struct svhost_ring *svh_port_ring(const struct svh_port *p, uint32_t qp, unsigned dir)

@@ -53,6 +53,8 @@ struct svh_port_params {
 
 /* 1..31 characters of [A-Za-z0-9_.-], not "." or "..": the broker's rule. */
 bool svh_port_name_valid(const char *name);
+/* An empty port: no fds (-1), nothing mapped; what svh_port_close leaves. */
+void svh_port_init(struct svh_port *p);
 /* Is /dev/svhost present? */
 bool svh_broker_available(void);
 /* SVHOST_GET_VERSION on a fresh open. 0 or -errno. */

@@ -67,7 +67,7 @@ struct svh_qp_cfg {
 	uint32_t ring_size;
 	uint32_t buf_size;
 	uint32_t buf_count;
-	struct svh_guestmem *gm;
+	const struct svh_guestmem *gm;
 	struct svh_dirtylog *log;	/* may be NULL */
 	struct svh_vq_params txq;	/* guest TX queue (virtio-net queue 2q+1) */
 	struct svh_vq_params rxq;	/* guest RX queue (virtio-net queue 2q) */

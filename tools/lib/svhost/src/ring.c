@@ -204,6 +204,10 @@ uint32_t svh_ring_cons_peek(struct svh_ring *r, svh_desc_t *out, uint8_t *ok, ui
 
 		svh_snapshot(&out[i], &r->shm->desc[idx & r->mask], sizeof(out[i]));
 		err = svh_desc_check(r, &out[i], true);
+#ifdef SVH_TEST_DOUBLE_FETCH
+		/* deliberately wrong, for tests/test_fetch only: fetch again after checking */
+		out[i].offset = svh_read_once(&r->shm->desc[idx & r->mask].offset);
+#endif
 		ok[i] = err == 0;
 		if (svh_unlikely(err))
 			r->stats.errors[err]++;
@@ -288,6 +292,10 @@ uint32_t svh_ring_prod_reap(struct svh_ring *r, svh_desc_t *out, uint8_t *ok, ui
 		/* The offset is ours: never believe the one in the slot. */
 		out[i].offset = r->shadow[slot];
 		err = svh_desc_check(r, &out[i], false);
+#ifdef SVH_TEST_DOUBLE_FETCH
+		/* deliberately wrong, for tests/test_fetch only: fetch again after checking */
+		out[i].len = svh_read_once(&r->shm->desc[slot].len);
+#endif
 		ok[i] = err == 0;
 		if (svh_unlikely(err))
 			r->stats.errors[err]++;

@@ -178,6 +178,10 @@ static int walk(struct svh_vq *vq, struct svh_chain *c, uint16_t head, bool devi
 		}
 		if ((d.flags & VRING_DESC_F_WRITE) != want)
 			return SVH_VQERR_DIR;
+#ifdef SVH_TEST_DOUBLE_FETCH
+		/* deliberately wrong, for tests/test_fetch only: fetch again after checking */
+		d.addr = svh_read_once(&table[idx].addr);
+#endif
 		if (d.len) {
 			int n = svh_gm_iov(vq->gm, &vq->gm_hint, d.addr, d.len, &c->seg[c->nseg],
 					   SVH_VQ_MAX_SEGS - c->nseg);

@@ -141,7 +141,7 @@ static void pkey_helpers(void)
 
 	if (!svh_pkey_supported()) {
 		CHECK_EQ(svh_pkey_set_thread(1, true), -EOPNOTSUPP);
-		printf("#   SKIP part: CPU/OS without PKU\n");
+		SKIP("CPU/OS without PKU (only the refusal was checked)");
 		return;
 	}
 	k = svh_pkey_alloc();
@@ -161,7 +161,7 @@ static void broker_absent_is_an_error(void)
 	struct svh_port_params pp = { 1, 64, 2048, 16, false };
 
 	if (svh_broker_available()) {
-		printf("#   /dev/svhost present: skipping the absent-broker check\n");
+		SKIP("/dev/svhost present");
 		return;
 	}
 	/* no silent fallback to the local port */

@@ -25,7 +25,7 @@ static void setup(uint64_t features, uint16_t num, bool split)
 	sg_fini(&g);
 	CHECK_EQ(sg_init(&g, &c), 0);
 	sg_vq_params(&g, false, &p);
-	CHECK_EQ(svh_vq_init(&vq, &g.gm, NULL, &p), 0);
+	CHECK_EQ(svh_vq_init(&vq, sg_gm(&g), NULL, &p), 0);
 }
 
 static void desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
@@ -325,19 +325,19 @@ static void init_rejects_bad_layout(void)
 	setup(ALLF, 64, false);
 	sg_vq_params(&g, false, &p);
 	p.desc_gpa += 8;
-	CHECK_EQ(svh_vq_init(&v, &g.gm, NULL, &p), -EINVAL);
+	CHECK_EQ(svh_vq_init(&v, sg_gm(&g), NULL, &p), -EINVAL);
 	sg_vq_params(&g, false, &p);
 	p.num = 48;
-	CHECK_EQ(svh_vq_init(&v, &g.gm, NULL, &p), -EINVAL);
+	CHECK_EQ(svh_vq_init(&v, sg_gm(&g), NULL, &p), -EINVAL);
 	sg_vq_params(&g, false, &p);
 	p.features &= ~(1ULL << VIRTIO_F_VERSION_1);
-	CHECK_EQ(svh_vq_init(&v, &g.gm, NULL, &p), -EINVAL);
+	CHECK_EQ(svh_vq_init(&v, sg_gm(&g), NULL, &p), -EINVAL);
 	sg_vq_params(&g, false, &p);
 	p.used_gpa = g.mem_size - 16;
-	CHECK_EQ(svh_vq_init(&v, &g.gm, NULL, &p), -EFAULT);
+	CHECK_EQ(svh_vq_init(&v, sg_gm(&g), NULL, &p), -EFAULT);
 	sg_vq_params(&g, false, &p);
 	p.num = 32768;		/* desc table no longer fits in guest memory */
-	CHECK_EQ(svh_vq_init(&v, &g.gm, NULL, &p), -EFAULT);
+	CHECK_EQ(svh_vq_init(&v, sg_gm(&g), NULL, &p), -EFAULT);
 }
 
 static void used_ring_wraps(void)
@@ -349,7 +349,7 @@ static void used_ring_wraps(void)
 	p.last_avail_idx = 65530;
 	g.tx.used->idx = 65530;
 	g.tx.avail_idx = 65530;
-	CHECK_EQ(svh_vq_init(&vq, &g.gm, NULL, &p), 0);
+	CHECK_EQ(svh_vq_init(&vq, sg_gm(&g), NULL, &p), 0);
 	for (int i = 0; i < 12; i++) {
 		desc((uint16_t)i, BUF, 20, 0, 0);
 		avail((uint16_t)i);
@@ -380,7 +380,7 @@ static void event_idx_across_wrap(void)
 	p.last_avail_idx = 65534;
 	g.tx.used->idx = 65534;
 	g.tx.avail_idx = 65534;
-	CHECK_EQ(svh_vq_init(&vq, &g.gm, NULL, &p), 0);
+	CHECK_EQ(svh_vq_init(&vq, sg_gm(&g), NULL, &p), 0);
 	vq.signalled_valid = true;
 	vq.signalled_used = 65534;
 	for (int i = 0; i < 4; i++) {

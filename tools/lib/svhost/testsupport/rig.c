@@ -75,7 +75,7 @@ int rig_init(struct rig *r, const struct rig_cfg *c)
 	qc.ring_size = c->pp.ring_size;
 	qc.buf_size = c->pp.buf_size;
 	qc.buf_count = c->pp.buf_count;
-	qc.gm = &r->g.gm;
+	qc.gm = sg_gm(&r->g);
 	qc.log = c->dirty_log ? &r->log : NULL;
 	sg_vq_params(&r->g, false, &qc.txq);
 	sg_vq_params(&r->g, true, &qc.rxq);

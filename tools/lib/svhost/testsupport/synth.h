@@ -1,116 +1,29 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * synth.h: test-support peers for libsvhost (tests and svhost-bench only).
- *
- *   payload   packets carry {seq, len, checksum} + a seq-derived pattern, so
- *             every receiver checks integrity, loss, duplication and order.
- *   sg_*      a synthetic guest: the driver side of virtio-net over split
- *             virtqueues in emulated guest RAM made of two host mappings
- *             (so buffers can span regions).  TX chains in several layouts
- *             (single, header split, multi-descriptor with the header cut in
- *             two, indirect), RX refill with mergeable or chained buffers,
- *             EVENT_IDX and kicks.
- *   sv_*      a synthetic vSwitch: the producer side of both svhost rings;
+ * synth.h: test support on libsvhost's internals (tests and svhost-bench):
+ * the synthetic guest (guest.h) as the internals see it, and
+ *   sv_*      a synthetic vSwitch: the producer side of both svhost rings,
+ *             written on the ring layer so tests can make it misbehave;
  *             pre-posts empty pool buffers, drains and checks packets from
- *             the guest, produces packets (multi-buffer via F_NEXT) for it.
+ *             the guest, produces packets (multi-buffer via F_NEXT) for it;
+ *   rig_*     one local port + synthetic guest + synthetic vSwitch + one
+ *             PD queue pair.
  */
 #ifndef SVHOST_SYNTH_H
 #define SVHOST_SYNTH_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "guest.h"
 #include "broker.h"
 #include "compiler.h"
 #include "pd.h"
 
-/* ---- payload ---------------------------------------------------------------- */
-#define SP_HDR_LEN 16u	/* seq(8) len(4) csum(4) */
-void sp_fill(uint8_t *p, uint32_t len, uint64_t seq);
-/* Check a packet; 0 (and *seq) if intact, -1 if corrupted, 1 if shorter than SP_HDR_LEN. */
-int sp_check(const uint8_t *p, uint32_t len, uint64_t *seq);
-
-/* ---- synthetic guest -------------------------------------------------------- */
-enum sg_layout {
-	SG_TX_SIMPLE,		/* one descriptor: header + data */
-	SG_TX_HDR_SPLIT,	/* header descriptor + data descriptor */
-	SG_TX_MULTI,		/* four descriptors, header cut across the first two */
-	SG_TX_INDIRECT,		/* the MULTI layout in an indirect table */
-	SG_TX_NLAYOUTS,
-	SG_TX_ROTATE = -1,	/* cycle through all layouts */
-};
-
-#define SG_CHAIN 4	/* descriptors reserved per TX slot (and per non-mrg RX slot) */
-
-struct sg_queue {
-	uint16_t num;
-	uint64_t desc_gpa, avail_gpa, used_gpa;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint16_t avail_idx;	/* driver's shadow of avail->idx */
-	uint16_t last_used;
-	uint16_t kicked_avail;	/* avail idx at the last kick decision */
-	uint32_t nslots;
-	uint32_t stride;	/* descriptors reserved per slot */
-	uint32_t *free_slots;	/* stack */
-	uint32_t nfree;
-	int kick_fd;		/* driver -> device */
-	int call_fd;		/* device -> driver */
-	uint64_t kicks;
-};
-
-struct sg_cfg {
-	uint16_t num;		/* queue size */
-	uint32_t tx_buf_cap;	/* bytes per TX slot buffer (>= 12 + largest packet) */
-	uint32_t rx_buf_len;	/* bytes per RX descriptor */
-	uint64_t features;
-	bool split_regions;	/* two host mappings, buffers straddling the seam */
-	int tx_layout;		/* enum sg_layout or SG_TX_ROTATE */
-	bool verify;		/* check every received packet */
-	bool use_eventfds;
-};
-
-struct sg_rx_hdr {
-	struct virtio_net_hdr_mrg_rxbuf h;
-};
-
-struct synth_guest {
-	struct sg_cfg cfg;
-	uint8_t *map[3];
-	uint64_t map_len[3];
-	uint64_t mem_size;
-	struct svh_gm_region regions[3];
-	unsigned nregions;
-	struct svh_guestmem gm;
-	struct sg_queue tx, rx;
-	uint64_t tx_ind_gpa, tx_buf_gpa, rx_buf_gpa;
-	uint32_t layout_next;
-	uint64_t tx_seq;
-	uint64_t rx_seq;	/* next expected */
-	uint64_t tx_done;	/* TX chains returned by the device */
-	uint64_t rx_pkts, rx_bytes, rx_bad, rx_short, rx_out_of_order, rx_bad_used;
-	struct virtio_net_hdr_mrg_rxbuf last_rx_hdr;
-	/* offload header to put on the next TX packets (zero: none) */
-	struct virtio_net_hdr_mrg_rxbuf tx_hdr;
-};
-
-int sg_init(struct synth_guest *g, const struct sg_cfg *cfg);
-void sg_fini(struct synth_guest *g);
-void *sg_hva(struct synth_guest *g, uint64_t gpa);
+/* ---- the synthetic guest seen by libsvhost's internals --------------------- */
 /* vq parameters the PD needs for the TX / RX queue. */
 void sg_vq_params(const struct synth_guest *g, bool rx, struct svh_vq_params *p);
-/* Post one TX packet of len bytes (without virtio-net header); 1 or 0 (full). */
-int sg_tx_post(struct synth_guest *g, uint32_t len);
-/* Post up to n packets and publish avail->idx once (as a batching driver does). */
-unsigned sg_tx_post_burst(struct synth_guest *g, uint32_t len, unsigned n);
-/* Reap TX completions; returns chains reaped. */
-unsigned sg_tx_reap(struct synth_guest *g);
-/* Fill free RX slots; returns buffers posted. */
-unsigned sg_rx_refill(struct synth_guest *g);
-/* Receive (and check if verify) packets; returns packets. */
-unsigned sg_rx_poll(struct synth_guest *g);
-/* Kick the device if it asked (EVENT_IDX / NO_NOTIFY aware). */
-void sg_kick_if_needed(struct synth_guest *g, struct sg_queue *q);
+/* The guest's memory table (built on first use, freed by sg_fini). */
+const struct svh_guestmem *sg_gm(struct synth_guest *g);
 
 /* ---- synthetic vSwitch ---------------------------------------------------------- */
 struct synth_vswitch {

@@ -40,10 +40,11 @@ extern "C" {
 
 struct svh_dev;
 
+/* Zero is the default, so that zero-initialised options get it. */
 enum svh_sched {
-	SVH_SCHED_POLL = 0,		/* busy poll */
-	SVH_SCHED_FIFO_YIELD = 1,	/* SCHED_FIFO, sched_yield() after every batch */
-	SVH_SCHED_ADAPTIVE = 2,		/* poll, then sleep on eventfds when idle */
+	SVH_SCHED_ADAPTIVE = 0,		/* poll, then sleep on eventfds when idle */
+	SVH_SCHED_POLL = 1,		/* busy poll */
+	SVH_SCHED_FIFO_YIELD = 2,	/* SCHED_FIFO, sched_yield() after every batch */
 };
 
 /* Test-only: accept a memfd pool from the back end (no isolation, warns). */
@@ -53,8 +54,8 @@ struct svh_dev_opts {
 	size_t sz;		/* sizeof(struct svh_dev_opts), for growth */
 	uint32_t flags;		/* SVH_DEV_F_* */
 	uint32_t queue_pairs;	/* vrings = 2 * queue_pairs, 1..64 */
-	enum svh_sched mode;	/* default SVH_SCHED_ADAPTIVE */
-	int cpu;		/* pin the PD thread, -1: no pinning */
+	enum svh_sched mode;	/* 0: SVH_SCHED_ADAPTIVE */
+	int cpu;		/* pin the PD thread, -1: no pinning (0 is CPU 0) */
 	unsigned burst;		/* packets per direction per batch, 0: 32 */
 	int fifo_prio;		/* FIFO_YIELD: SCHED_FIFO priority, 0: 1 */
 	const char *name;	/* for log lines and stats, e.g. the netdev id */
@@ -82,8 +83,13 @@ SVH_API void svh_dev_shutdown(struct svh_dev *d);
  * The port named in the GET_PORT reply.  The PD thread attaches to it and
  * this call waits for the result (so the caller can fail closed): 0, or the
  * broker's error (-EPERM: not granted, -ENOENT: no such port, -ENOKEY ...).
+ * A failed attach is not retried (PROTOCOL.md section 5).  Call it once
+ * the PD thread was created: before svh_dev_run was first entered it waits
+ * for the thread to start.  After svh_dev_run returned, it returns 0 and
+ * the next svh_dev_run attaches; the outcome shows in svh_dev_state().
  * ctl_fd/pool_fd: -1, or the test-only memfds (SVH_DEV_F_TEST_MEMFD; the
- * library dups them).  name NULL: detach.
+ * library dups them; without the flag, fds are refused with -EINVAL).
+ * name NULL: detach.
  */
 SVH_API int svh_dev_set_port(struct svh_dev *d, const char *name, int ctl_fd, int pool_fd);
 
