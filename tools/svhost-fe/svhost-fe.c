@@ -49,6 +49,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <linux/svhost.h>
 
 #include "guest.h"
@@ -127,6 +128,7 @@ static struct {
 	const char *port;
 	int cpu, pd_cpu;
 	enum svh_sched pd_mode;
+	bool offload;
 	bool stats;
 	bool quiet;
 } o = {
@@ -355,9 +357,10 @@ static int guests_init(struct fe *f, uint64_t features)
 	for (unsigned q = 0; q < o.queues; q++) {
 		struct sg_cfg gc = {
 			.num = 256, .tx_buf_cap = max_size() + SG_VNET_HDR_LEN, .rx_buf_len = 2048,
-			.features = features, .split_regions = true, .tx_layout = SG_TX_ROTATE,
-			.verify = o.verify, .use_eventfds = true, .gpa_base = q * (1ull << 32),
-			.memfd_ram = o.mode == M_CLASSIC,
+			.features = features, .split_regions = !o.offload, .tx_layout = SG_TX_ROTATE,
+			.verify = o.verify && !o.offload, .use_eventfds = true,
+			.gpa_base = q * (1ull << 32),
+			.memfd_ram = true,	/* the audit looks for it in the back end */
 		};
 		int rc = sg_init(&f->g[q], &gc);
 
@@ -495,14 +498,202 @@ static void pd_stop(struct fe *f)
 	f->dev = NULL;
 }
 
-/* The ring features the PD implements, less what the back end refuses of the rest. */
+/*
+ * The ring features the PD implements (whatever the back end says), and
+ * with --offload the checksum and TCP segmentation offloads the back end
+ * offers: they say what offload metadata may travel in the ring.
+ */
 static uint64_t guest_features(uint64_t backend)
 {
 	const uint64_t ring = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
 			      (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
 			      (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	const uint64_t offloads = (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+				  (1ULL << VIRTIO_NET_F_HOST_TSO4) |
+				  (1ULL << VIRTIO_NET_F_GUEST_TSO4);
 
-	return SG_FEATURES & (ring | backend);
+	return (SG_FEATURES & (ring | backend)) | (o.offload ? backend & offloads : 0);
+}
+
+/* ---- --offload: real TCP/IPv4 frames with checksum and segmentation requests ---- */
+
+#define OFL_HDRS	54u	/* Ethernet + IPv4 + TCP */
+#define OFL_MSS		1448u
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, uint32_t len)
+{
+	for (uint32_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The TCP pseudo-header sum a NEEDS_CSUM packet carries (TSO: without the length). */
+static uint16_t ofl_pseudo(const uint8_t *ip, uint32_t l4_len)
+{
+	uint32_t sum = csum_add(0, ip + 12, 8) + 6 + l4_len;
+
+	return csum_fold(sum);
+}
+
+static bool ofl_gso(uint32_t len)
+{
+	return len - OFL_HDRS > OFL_MSS;
+}
+
+/* An Ethernet/IPv4/TCP frame whose TCP payload is a checked payload (sp_fill). */
+static void ofl_frame(uint8_t *p, uint32_t len, uint64_t seq)
+{
+	static const uint8_t eth[14] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0 };
+	uint8_t *ip = p + 14, *tcp = p + 34;
+	uint16_t v;
+
+	memcpy(p, eth, sizeof(eth));
+	memset(ip, 0, 40);
+	ip[0] = 0x45;
+	v = htons((uint16_t)(len - 14));
+	memcpy(ip + 2, &v, 2);
+	v = htons((uint16_t)seq);
+	memcpy(ip + 4, &v, 2);
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+	v = htons((uint16_t)~csum_fold(csum_add(0, ip, 20)));
+	memcpy(ip + 10, &v, 2);
+	v = htons(1000);
+	memcpy(tcp, &v, 2);
+	v = htons(2000);
+	memcpy(tcp + 2, &v, 2);
+	memcpy(tcp + 4, &seq, 4);
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x18;		/* PSH ACK */
+	tcp[14] = 0xff;
+	tcp[15] = 0xff;
+	v = htons(ofl_pseudo(ip, ofl_gso(len) ? 0 : len - 34));
+	memcpy(tcp + 16, &v, 2);
+	sp_fill(p + OFL_HDRS, len - OFL_HDRS, seq);
+}
+
+/* Post one offload frame: written where the guest's next TX slot's data goes. */
+static int ofl_tx_post(struct synth_guest *g, uint32_t len)
+{
+	struct sg_queue *q = &g->tx;
+	uint64_t a;
+	uint8_t *p;
+
+	if (!q->nfree || len + SG_VNET_HDR_LEN > g->cfg.tx_buf_cap)
+		return 0;
+	a = g->tx_buf_gpa + (uint64_t)q->free_slots[q->nfree - 1] * g->cfg.tx_buf_cap +
+	    SG_VNET_HDR_LEN;
+	p = sg_hva(g, a);
+	if (!p || (uint8_t *)sg_hva(g, a + len - 1) != p + len - 1)
+		return 0;
+	ofl_frame(p, len, g->tx_seq);
+	memset(&g->tx_hdr, 0, sizeof(g->tx_hdr));
+	g->tx_hdr.hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	g->tx_hdr.hdr.csum_start = 34;
+	g->tx_hdr.hdr.csum_offset = 16;
+	if (ofl_gso(len)) {
+		g->tx_hdr.hdr.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		g->tx_hdr.hdr.gso_size = OFL_MSS;
+		g->tx_hdr.hdr.hdr_len = OFL_HDRS;
+	}
+	return sg_tx_post(g, len);
+}
+
+/* Is the received frame the one sent, with the same offload requests? */
+static bool ofl_check(struct synth_guest *g, const uint8_t *p, uint32_t len,
+		      const struct virtio_net_hdr *h)
+{
+	static uint8_t want[SVH_MAX_PKT_LEN];
+	uint64_t seq;
+	uint16_t v;
+
+	if (len < OFL_HDRS + SP_HDR_LEN || sp_check(p + OFL_HDRS, len - OFL_HDRS, &seq))
+		return false;
+	if (seq != g->rx_seq)
+		g->rx_out_of_order++;
+	g->rx_seq = seq + 1;
+	ofl_frame(want, len, seq);
+	/* the vSwitch writes the pseudo-header sum into the TCP checksum itself */
+	memcpy(&v, p + 50, 2);
+	if (memcmp(p, want, len) || v != htons(ofl_pseudo(p + 14, ofl_gso(len) ? 0 : len - 34)))
+		return false;
+	if (h->flags != VIRTIO_NET_HDR_F_NEEDS_CSUM || h->csum_start != 34 || h->csum_offset != 16)
+		return false;
+	if (ofl_gso(len))
+		return h->gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && h->gso_size == OFL_MSS &&
+		       h->hdr_len == OFL_HDRS;
+	return h->gso_type == VIRTIO_NET_HDR_GSO_NONE;
+}
+
+/*
+ * RX for --offload: the guest's receive path (mergeable buffers, as
+ * sg_rx_poll), checking each frame and its virtio-net header.
+ */
+static unsigned ofl_rx_poll(struct synth_guest *g)
+{
+	static uint8_t pkt[SVH_MAX_PKT_LEN + 4096];
+	struct sg_queue *q = &g->rx;
+	uint16_t used = sg_load_acquire(&q->used->idx);
+	unsigned pkts = 0;
+
+	while (q->last_used != used) {
+		struct vring_used_elem e = q->used->ring[q->last_used & (q->num - 1)];
+		struct virtio_net_hdr_mrg_rxbuf h;
+		uint32_t total = 0;
+		uint16_t nb;
+		bool bad = false;
+
+		if (e.id >= q->nslots || e.len < SG_VNET_HDR_LEN) {
+			g->rx_bad_used++;
+			q->last_used++;
+			continue;
+		}
+		memcpy(&h, sg_hva(g, g->rx_buf_gpa + (uint64_t)e.id * g->cfg.rx_buf_len), sizeof(h));
+		nb = h.num_buffers;
+		if (nb == 0 || nb > (uint16_t)(used - q->last_used)) {
+			g->rx_bad_used++;
+			q->last_used++;
+			q->free_slots[q->nfree++] = e.id;
+			continue;
+		}
+		for (uint16_t k = 0; k < nb; k++) {
+			struct vring_used_elem ek = q->used->ring[(q->last_used + k) & (q->num - 1)];
+			uint32_t skip = k == 0 ? SG_VNET_HDR_LEN : 0;
+
+			if (ek.id >= q->nslots || ek.len > g->cfg.rx_buf_len || ek.len < skip ||
+			    total + ek.len - skip > SVH_MAX_PKT_LEN) {
+				bad = true;
+			} else {
+				memcpy(pkt + total, sg_hva(g, g->rx_buf_gpa + (uint64_t)ek.id *
+							   g->cfg.rx_buf_len + skip), ek.len - skip);
+				total += ek.len - skip;
+			}
+			if (ek.id < q->nslots && q->nfree < q->nslots)
+				q->free_slots[q->nfree++] = ek.id;
+		}
+		q->last_used = (uint16_t)(q->last_used + nb);
+		if (bad) {
+			g->rx_bad_used++;
+			continue;
+		}
+		if (!ofl_check(g, pkt, total, &h.hdr))
+			g->rx_bad++;
+		g->rx_pkts++;
+		g->rx_bytes += total;
+		pkts++;
+	}
+	sg_write_once(&q->avail->ring[q->num], q->last_used);	/* EVENT_IDX: wake me next */
+	return pkts;
 }
 
 static int secure_session(struct fe *f)
@@ -674,6 +865,30 @@ static bool peer_gone(struct fe *f)
 }
 
 /*
+ * Idle: sleep on the guests' interrupts (the PD signals the call eventfds
+ * as EVENT_IDX asks) and on the socket, as a guest with nothing to do
+ * would, instead of spinning on CPUs the PD and the vSwitch need.
+ */
+static void wait_guests(struct fe *f, int timeout_ms)
+{
+	struct pollfd p[2 * QP_MAX + 1];
+	unsigned n = 0;
+	uint64_t v;
+
+	for (unsigned q = 0; q < o.queues; q++) {
+		p[n++] = (struct pollfd){ f->g[q].rx.call_fd, POLLIN, 0 };
+		p[n++] = (struct pollfd){ f->g[q].tx.call_fd, POLLIN, 0 };
+	}
+	p[n++] = (struct pollfd){ f->sock, POLLIN, 0 };
+	if (poll(p, n, timeout_ms) <= 0)
+		return;
+	for (unsigned i = 0; i + 1 < n; i++)
+		if (p[i].revents & POLLIN)
+			while (read(p[i].fd, &v, sizeof(v)) == sizeof(v))
+				;
+}
+
+/*
  * One queue pair's guest: post its share of the packets, reap, receive.
  * Sizes cycle over all queue pairs' packets, so every size is sent.
  */
@@ -682,7 +897,9 @@ static unsigned guest_pass(struct synth_guest *g, unsigned q, uint64_t nsend)
 	unsigned work = 0, k = 0;
 
 	if (o.tx) {
-		while (g->tx_seq < nsend && sg_tx_post(g, size_for(g->tx_seq * o.queues + q)))
+		while (g->tx_seq < nsend &&
+		       (o.offload ? ofl_tx_post(g, size_for(g->tx_seq * o.queues + q)) :
+				    sg_tx_post(g, size_for(g->tx_seq * o.queues + q))))
 			k++;
 		if (k)
 			sg_kick_if_needed(g, &g->tx);
@@ -690,7 +907,7 @@ static unsigned guest_pass(struct synth_guest *g, unsigned q, uint64_t nsend)
 		work += sg_tx_reap(g);
 	}
 	if (o.rx) {
-		work += sg_rx_poll(g);
+		work += o.offload ? ofl_rx_poll(g) : sg_rx_poll(g);
 		if (sg_rx_refill(g)) {
 			sg_kick_if_needed(g, &g->rx);
 			work++;
@@ -733,7 +950,7 @@ static int traffic(struct fe *f, double deadline, bool *gone)
 			while (now() < end && !peer_gone(f)) {
 				for (unsigned q = 0; q < o.queues; q++)
 					guest_pass(&f->g[q], q, 0);
-				usleep(1000);
+				wait_guests(f, 10);
 			}
 			break;
 		}
@@ -745,12 +962,12 @@ static int traffic(struct fe *f, double deadline, bool *gone)
 			return -ETIMEDOUT;
 		}
 		if (!work) {
-			if (++idle % 256 == 0) {
+			if (++idle % 4 == 0) {
 				if (peer_gone(f)) {
 					*gone = true;
 					return -EPIPE;
 				}
-				usleep(50);
+				wait_guests(f, 5);
 			}
 		} else {
 			idle = 0;
@@ -1040,9 +1257,13 @@ static void usage(FILE *out)
 "  -n, --packets N    packets to send, over all queue pairs (default 10000)\n"
 "  --expect N         packets to receive (default: --packets)\n"
 "  --sizes LIST       packet sizes in bytes, cycled: 64,1518 or mix (default mix:\n"
-"                     60..65000 bytes)\n"
+"                     60..65536 bytes)\n"
 "  --tx-only, --rx-only   one direction only\n"
 "  --no-verify        do not check payloads (benchmark with foreign traffic)\n"
+"  --offload          TCP/IPv4 frames asking for checksum offload (and TSO above\n"
+"                     one MSS); the frames and virtio-net headers that arrive\n"
+"                     must match (sizes 70..65549; the back end must pass\n"
+"                     offloads through, e.g. testpmd io with legacy-ol-flags=1)\n"
 "  --seconds S        give up after S seconds (default 120); --hostile: run time\n"
 "  --linger S         stay S seconds after the last packet (default 1): what the\n"
 "                     PD completed may not have reached the vSwitch yet\n"
@@ -1060,7 +1281,7 @@ static void usage(FILE *out)
 static int parse_sizes(const char *s)
 {
 	static const uint32_t mix[] = { 64, 1518, 512, 60, 9000, 128, 2048, 2049, 1500, 4000,
-					65000, 100, 64, 256 };
+					65536, 100, 64, 256 };
 	char *dup, *tok, *save = NULL;
 
 	o.nsizes = 0;
@@ -1073,7 +1294,7 @@ static int parse_sizes(const char *s)
 	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		unsigned long v = strtoul(tok, NULL, 0);
 
-		if (v < 1 || v > 65000 || o.nsizes == 64) {
+		if (v < 1 || v > SVH_MAX_PKT_LEN || o.nsizes == 64) {
 			free(dup);
 			return -1;
 		}
@@ -1096,6 +1317,7 @@ int main(int argc, char **argv)
 		{ "wait-restart", no_argument, 0, 'W' }, { "linger", required_argument, 0, 'L' }, { "cpu", required_argument, 0, 'c' },
 		{ "pd-cpu", required_argument, 0, 'p' }, { "pd-mode", required_argument, 0, 'm' },
 		{ "stats", no_argument, 0, 's' }, { "quiet", no_argument, 0, 'q' },
+		{ "offload", no_argument, 0, 'O' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	struct fe f = { .sock = -1, .lsock = -1, .hfd = -1, .port_fds = { -1, -1 } };
@@ -1143,11 +1365,17 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 's': o.stats = true; break;
+		case 'O': o.offload = true; break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+	for (unsigned i = 0; o.offload && i < o.nsizes; i++)
+		if (o.sizes[i] < OFL_HDRS + SP_HDR_LEN || o.sizes[i] > 65535 + 14) {
+			fprintf(stderr, "svhost-fe: --offload needs sizes of 70..65549\n");
+			return 2;
+		}
 	if (optind != argc - 1 || o.queues < 1 || o.queues > QP_MAX || !o.sessions ||
 	    (!o.tx && !o.rx) || (o.mode == M_CLASSIC && o.memfd)) {
 		usage(stderr);
