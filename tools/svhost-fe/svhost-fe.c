@@ -129,6 +129,8 @@ static struct {
 	int cpu, pd_cpu;
 	enum svh_sched pd_mode;
 	bool offload;
+	bool lossy;
+	double rate;		/* packets per second per queue pair, 0: as fast as possible */
 	bool stats;
 	bool quiet;
 } o = {
@@ -146,6 +148,8 @@ struct fe {
 	pthread_t pd;
 	bool pd_running;
 	struct synth_guest g[QP_MAX];
+	uint64_t lost[QP_MAX];		/* --lossy: sequence numbers never seen */
+	double t_start;			/* --rate: when the session's traffic started */
 	bool guests;
 	/* hostile mode: our own view of the port */
 	int hfd;
@@ -609,9 +613,9 @@ static int ofl_tx_post(struct synth_guest *g, uint32_t len)
 	return sg_tx_post(g, len);
 }
 
-/* Is the received frame the one sent, with the same offload requests? */
-static bool ofl_check(struct synth_guest *g, const uint8_t *p, uint32_t len,
-		      const struct virtio_net_hdr *h)
+/* Is the received frame one that was sent, with the same offload requests? */
+static bool ofl_check(const uint8_t *p, uint32_t len, const struct virtio_net_hdr *h,
+		      uint64_t *seqp)
 {
 	static uint8_t want[SVH_MAX_PKT_LEN];
 	uint64_t seq;
@@ -619,9 +623,7 @@ static bool ofl_check(struct synth_guest *g, const uint8_t *p, uint32_t len,
 
 	if (len < OFL_HDRS + SP_HDR_LEN || sp_check(p + OFL_HDRS, len - OFL_HDRS, &seq))
 		return false;
-	if (seq != g->rx_seq)
-		g->rx_out_of_order++;
-	g->rx_seq = seq + 1;
+	*seqp = seq;
 	ofl_frame(want, len, seq);
 	/* the vSwitch writes the pseudo-header sum into the TCP checksum itself */
 	memcpy(&v, p + 50, 2);
@@ -635,12 +637,37 @@ static bool ofl_check(struct synth_guest *g, const uint8_t *p, uint32_t len,
 	return h->gso_type == VIRTIO_NET_HDR_GSO_NONE;
 }
 
-/*
- * RX for --offload: the guest's receive path (mergeable buffers, as
- * sg_rx_poll), checking each frame and its virtio-net header.
- */
-static unsigned ofl_rx_poll(struct synth_guest *g)
+/* Copy guest memory out, across the seams between its mappings. */
+static bool guest_read(struct synth_guest *g, uint64_t gpa, void *dst, uint32_t len)
 {
+	while (len) {
+		const struct svh_mem_region *r = NULL;
+		uint64_t n;
+
+		for (unsigned i = 0; i < g->nregions; i++)
+			if (gpa - g->regions[i].gpa < g->regions[i].size)
+				r = &g->regions[i];
+		if (!r)
+			return false;
+		n = r->gpa + r->size - gpa;
+		if (n > len)
+			n = len;
+		memcpy(dst, (uint8_t *)(uintptr_t)r->uaddr + (gpa - r->gpa), n);
+		dst = (uint8_t *)dst + n;
+		gpa += n;
+		len -= (uint32_t)n;
+	}
+	return true;
+}
+
+/*
+ * The guest's receive path (mergeable buffers, as sg_rx_poll) for --offload
+ * (every frame and its virtio-net header checked) and --lossy (sequence
+ * gaps are packets the back end dropped, counted apart from reordering).
+ */
+static unsigned own_rx_poll(struct fe *f, unsigned qi)
+{
+	struct synth_guest *g = &f->g[qi];
 	static uint8_t pkt[SVH_MAX_PKT_LEN + 4096];
 	struct sg_queue *q = &g->rx;
 	uint16_t used = sg_load_acquire(&q->used->idx);
@@ -654,14 +681,16 @@ static unsigned ofl_rx_poll(struct synth_guest *g)
 		bool bad = false;
 
 		if (e.id >= q->nslots || e.len < SG_VNET_HDR_LEN) {
-			g->rx_bad_used++;
+			if (g->rx_bad_used++ < 5)
+				say("bad used element: id %u len %u", e.id, e.len);
 			q->last_used++;
 			continue;
 		}
-		memcpy(&h, sg_hva(g, g->rx_buf_gpa + (uint64_t)e.id * g->cfg.rx_buf_len), sizeof(h));
+		guest_read(g, g->rx_buf_gpa + (uint64_t)e.id * g->cfg.rx_buf_len, &h, sizeof(h));
 		nb = h.num_buffers;
 		if (nb == 0 || nb > (uint16_t)(used - q->last_used)) {
-			g->rx_bad_used++;
+			if (g->rx_bad_used++ < 5)
+				say("bad num_buffers %u (%u used)", nb, (uint16_t)(used - q->last_used));
 			q->last_used++;
 			q->free_slots[q->nfree++] = e.id;
 			continue;
@@ -674,8 +703,8 @@ static unsigned ofl_rx_poll(struct synth_guest *g)
 			    total + ek.len - skip > SVH_MAX_PKT_LEN) {
 				bad = true;
 			} else {
-				memcpy(pkt + total, sg_hva(g, g->rx_buf_gpa + (uint64_t)ek.id *
-							   g->cfg.rx_buf_len + skip), ek.len - skip);
+				guest_read(g, g->rx_buf_gpa + (uint64_t)ek.id * g->cfg.rx_buf_len + skip,
+					   pkt + total, ek.len - skip);
 				total += ek.len - skip;
 			}
 			if (ek.id < q->nslots && q->nfree < q->nslots)
@@ -686,8 +715,20 @@ static unsigned ofl_rx_poll(struct synth_guest *g)
 			g->rx_bad_used++;
 			continue;
 		}
-		if (!ofl_check(g, pkt, total, &h.hdr))
-			g->rx_bad++;
+		{
+			uint64_t seq;
+			bool ok = o.offload ? ofl_check(pkt, total, &h.hdr, &seq) :
+					      (total >= SP_HDR_LEN && !sp_check(pkt, total, &seq));
+
+			if (!ok) {
+				g->rx_bad++;
+			} else if (seq < g->rx_seq || (!o.lossy && seq != g->rx_seq)) {
+				g->rx_out_of_order++;
+			} else {
+				f->lost[qi] += seq - g->rx_seq;
+				g->rx_seq = seq + 1;
+			}
+		}
 		g->rx_pkts++;
 		g->rx_bytes += total;
 		pkts++;
@@ -740,7 +781,9 @@ static int secure_session(struct fe *f)
 	/* step 6 */
 	rc = vu_set(f, VU_SET_OWNER, NULL, 0, NULL, 0);
 	if (!rc)
-		rc = set_u64(f, VU_SET_FEATURES, gf & ~(1ULL << F_LOG_ALL) & bf, NULL, 0);
+		rc = set_u64(f, VU_SET_FEATURES,
+			     ((gf & ~(1ULL << F_LOG_ALL)) | (1ULL << F_PROTOCOL_FEATURES)) & bf,
+			     NULL, 0);
 	if (rc)
 		return rc;
 	f->features = gf;
@@ -798,7 +841,7 @@ static int classic_session(struct fe *f)
 		return rc;
 	rc = vu_set(f, VU_SET_OWNER, NULL, 0, NULL, 0);
 	if (!rc)
-		rc = set_u64(f, VU_SET_FEATURES, gf, NULL, 0);
+		rc = set_u64(f, VU_SET_FEATURES, gf | (1ULL << F_PROTOCOL_FEATURES), NULL, 0);
 	if (rc)
 		return rc;
 	f->features = gf;
@@ -836,7 +879,7 @@ static int classic_session(struct fe *f)
 /* ---- the guests' traffic ------------------------------------------------------------------ */
 
 struct totals {
-	uint64_t tx, rx, rx_bytes, bad, ooo, short_, bad_used;
+	uint64_t tx, rx, rx_bytes, bad, ooo, short_, bad_used, lost;
 };
 
 static void sum(struct fe *f, struct totals *t)
@@ -850,6 +893,7 @@ static void sum(struct fe *f, struct totals *t)
 		t->ooo += f->g[q].rx_out_of_order;
 		t->short_ += f->g[q].rx_short;
 		t->bad_used += f->g[q].rx_bad_used;
+		t->lost += f->lost[q];
 	}
 }
 
@@ -892,11 +936,20 @@ static void wait_guests(struct fe *f, int timeout_ms)
  * One queue pair's guest: post its share of the packets, reap, receive.
  * Sizes cycle over all queue pairs' packets, so every size is sent.
  */
-static unsigned guest_pass(struct synth_guest *g, unsigned q, uint64_t nsend)
+static unsigned guest_pass(struct fe *f, unsigned q, uint64_t nsend)
 {
+	struct synth_guest *g = &f->g[q];
+
 	unsigned work = 0, k = 0;
 
 	if (o.tx) {
+		if (o.rate > 0) {
+			/* --rate: no more than the schedule allows so far */
+			uint64_t allowed = (uint64_t)((now() - f->t_start) * o.rate) + 1;
+
+			if (allowed < nsend)
+				nsend = allowed;
+		}
 		while (g->tx_seq < nsend &&
 		       (o.offload ? ofl_tx_post(g, size_for(g->tx_seq * o.queues + q)) :
 				    sg_tx_post(g, size_for(g->tx_seq * o.queues + q))))
@@ -907,7 +960,7 @@ static unsigned guest_pass(struct synth_guest *g, unsigned q, uint64_t nsend)
 		work += sg_tx_reap(g);
 	}
 	if (o.rx) {
-		work += o.offload ? ofl_rx_poll(g) : sg_rx_poll(g);
+		work += o.offload || o.lossy ? own_rx_poll(f, q) : sg_rx_poll(g);
 		if (sg_rx_refill(g)) {
 			sg_kick_if_needed(g, &g->rx);
 			work++;
@@ -919,15 +972,18 @@ static unsigned guest_pass(struct synth_guest *g, unsigned q, uint64_t nsend)
 /* Run until every packet went out and came in, the back end left, or time ran out. */
 static int traffic(struct fe *f, double deadline, bool *gone)
 {
-	uint64_t expect = o.expect < 0 ? o.packets : (uint64_t)o.expect;
-	double t0 = now(), last = t0;
+	uint64_t expect = o.expect < 0 ? o.packets : (uint64_t)o.expect, rx_seen = 0;
+	double t0 = now(), last = t0, rx_progress = t0;
 	unsigned idle = 0;
 	struct totals t;
 
 	*gone = false;
+	f->t_start = t0;
 	for (;;) {
 		unsigned work = 0;
 		bool done = true;
+
+		bool tx_done = true;
 
 		for (unsigned q = 0; q < o.queues; q++) {
 			/* the packets split over the queue pairs, the first ones take the rest */
@@ -935,9 +991,26 @@ static int traffic(struct fe *f, double deadline, bool *gone)
 			uint64_t eshare = expect / o.queues + (q < expect % o.queues);
 			struct synth_guest *g = &f->g[q];
 
-			work += guest_pass(g, q, share);
-			if ((o.tx && g->tx_done < share) || (o.rx && g->rx_pkts < eshare))
+			work += guest_pass(f, q, share);
+			if (o.tx && g->tx_done < share)
+				tx_done = done = false;
+			if (o.rx && g->rx_pkts + f->lost[q] < eshare)
 				done = false;
+		}
+		sum(f, &t);
+		if (t.rx != rx_seen) {
+			rx_seen = t.rx;
+			rx_progress = now();
+		}
+		/* --lossy: what has not come a while after the last packet went is lost */
+		if (!done && o.lossy && tx_done && now() - rx_progress > (o.linger > 3 ? o.linger : 3)) {
+			for (unsigned q = 0; q < o.queues; q++) {
+				uint64_t eshare = expect / o.queues + (q < expect % o.queues);
+
+				if (f->g[q].rx_pkts + f->lost[q] < eshare)
+					f->lost[q] = eshare - f->g[q].rx_pkts;
+			}
+			done = true;
 		}
 		if (done) {
 			/*
@@ -949,7 +1022,7 @@ static int traffic(struct fe *f, double deadline, bool *gone)
 
 			while (now() < end && !peer_gone(f)) {
 				for (unsigned q = 0; q < o.queues; q++)
-					guest_pass(&f->g[q], q, 0);
+					guest_pass(f, q, 0);
 				wait_guests(f, 10);
 			}
 			break;
@@ -1142,7 +1215,8 @@ static int hostile_session(struct fe *f, double deadline)
 	}
 	rc = vu_set(f, VU_SET_OWNER, NULL, 0, NULL, 0);
 	if (!rc)
-		rc = set_u64(f, VU_SET_FEATURES, guest_features(bf) & bf, NULL, 0);
+		rc = set_u64(f, VU_SET_FEATURES,
+			     (guest_features(bf) | (1ULL << F_PROTOCOL_FEATURES)) & bf, NULL, 0);
 	for (unsigned i = 0; !rc && i < 2 * o.queues; i++) {
 		f->hvfd[i][0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		f->hvfd[i][1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1260,6 +1334,10 @@ static void usage(FILE *out)
 "                     60..65536 bytes)\n"
 "  --tx-only, --rx-only   one direction only\n"
 "  --no-verify        do not check payloads (benchmark with foreign traffic)\n"
+"  --rate PPS         send at most PPS packets per second per queue pair\n"
+"  --lossy            the back end may drop packets (OVS does when a ring is\n"
+"                     full): gaps in the sequence count as lost, not as errors;\n"
+"                     integrity and order are still checked\n"
 "  --offload          TCP/IPv4 frames asking for checksum offload (and TSO above\n"
 "                     one MSS); the frames and virtio-net headers that arrive\n"
 "                     must match (sizes 70..65549; the back end must pass\n"
@@ -1317,7 +1395,8 @@ int main(int argc, char **argv)
 		{ "wait-restart", no_argument, 0, 'W' }, { "linger", required_argument, 0, 'L' }, { "cpu", required_argument, 0, 'c' },
 		{ "pd-cpu", required_argument, 0, 'p' }, { "pd-mode", required_argument, 0, 'm' },
 		{ "stats", no_argument, 0, 's' }, { "quiet", no_argument, 0, 'q' },
-		{ "offload", no_argument, 0, 'O' },
+		{ "offload", no_argument, 0, 'O' }, { "lossy", no_argument, 0, 'l' },
+		{ "rate", required_argument, 0, 'r' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	struct fe f = { .sock = -1, .lsock = -1, .hfd = -1, .port_fds = { -1, -1 } };
@@ -1366,6 +1445,8 @@ int main(int argc, char **argv)
 			break;
 		case 's': o.stats = true; break;
 		case 'O': o.offload = true; break;
+		case 'l': o.lossy = true; break;
+		case 'r': o.rate = strtod(optarg, NULL); break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -1432,6 +1513,7 @@ int main(int argc, char **argv)
 		all.ooo += t.ooo;
 		all.short_ += t.short_;
 		all.bad_used += t.bad_used;
+		all.lost += t.lost;
 		if (o.stats)
 			print_stats(&f);
 		if (gone && o.wait_restart && f.dev) {
@@ -1460,12 +1542,14 @@ int main(int argc, char **argv)
 		unlink(o.path);
 	}
 	printf("result fe mode=%s sessions=%u restarts=%u sent=%llu received=%llu bytes=%llu "
-	       "bad=%llu out_of_order=%llu short=%llu bad_used=%llu attacks=%llu seconds=%.1f\n",
+	       "bad=%llu out_of_order=%llu short=%llu bad_used=%llu lost=%llu attacks=%llu "
+	       "seconds=%.1f\n",
 	       o.mode == M_CLASSIC ? "classic" : o.mode == M_HOSTILE ? "hostile" : "secure",
 	       sessions, restarts, (unsigned long long)all.tx, (unsigned long long)all.rx,
 	       (unsigned long long)all.rx_bytes, (unsigned long long)all.bad,
 	       (unsigned long long)all.ooo, (unsigned long long)all.short_,
-	       (unsigned long long)all.bad_used, (unsigned long long)f.attacks, now() - t0);
+	       (unsigned long long)all.bad_used, (unsigned long long)all.lost,
+	       (unsigned long long)f.attacks, now() - t0);
 	if (rc || all.bad || all.ooo || all.bad_used || (o.verify && all.short_))
 		return 1;
 	return 0;
