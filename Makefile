@@ -34,7 +34,7 @@ ifneq ($(wildcard tools/Makefile),)
 TOOL_DIRS := tools
 else
 TOOL_DIRS := $(patsubst %/Makefile,%,$(wildcard tools/lib/svhost/Makefile \
-		tools/svhost-bench/Makefile tools/demo/Makefile))
+		tools/svhost-bench/Makefile tools/demo/Makefile tools/svhost-fe/Makefile))
 endif
 # Our C sources for checkpatch (generated *.mod.c excluded).
 KMOD_SRCS = $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
