@@ -51,7 +51,8 @@ help:
 	@echo "  test        deps + build + check + selftests in the test VM + host"
 	@echo "              test suites; last line: 'N passed, M failed'"
 	@echo "  demo        deps + build + tools/demo/run-demo.sh in the test VM"
-	@echo "  bench       deps + build + tools/svhost-bench/run (BENCH_ARGS='...')"
+	@echo "  bench       deps + build + tools/svhost-bench/run (BENCH_ARGS='...'),"
+	@echo "              then make dpdk + tools/svhost-bench/vswitch"
 	@echo "  dpdk        Debian's DPDK + dpdk-patches/ -> build/dpdk/lib (tools/dpdk/build)"
 	@echo "  clean       remove build products (keeps the cached kernel)"
 	@echo "  distclean   clean + remove build/ entirely"
@@ -129,6 +130,9 @@ bench:
 	@$(MAKE) build
 	@test -x tools/svhost-bench/run || { echo "make bench: tools/svhost-bench/run does not exist yet" >&2; exit 1; }
 	tools/svhost-bench/run $(BENCH_ARGS)
+	@# the vSwitch core's cost in DPDK secure mode vs classic (needs make dpdk)
+	tools/dpdk/build -q
+	tools/svhost-bench/vswitch
 
 # The patched librte_vhost.so.23 and net_vhost PMD (DPDK_BUILD_ARGS: --each, --asan)
 dpdk:
