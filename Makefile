@@ -35,7 +35,7 @@ ifneq ($(wildcard tools/Makefile),)
 TOOL_DIRS := tools
 else
 TOOL_DIRS := $(patsubst %/Makefile,%,$(wildcard tools/lib/svhost/Makefile \
-		tools/svhost-bench/Makefile tools/demo/Makefile))
+		tools/svhost-bench/Makefile tools/demo/Makefile tools/svhost-fe/Makefile))
 endif
 # Our C sources for checkpatch (generated *.mod.c excluded).
 KMOD_SRCS = $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
@@ -43,7 +43,7 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
 
 .PHONY: help deps all build kmod selftests tools check checkpatch sparse \
 	test test-debug demo bench clean distclean dkms-install dkms-uninstall \
-	dkms-check qemu
+	dkms-check qemu dpdk
 
 help:
 	@echo "secure-vhost make targets:"
@@ -56,11 +56,13 @@ help:
 	@echo "              linux-source and run the selftests and broker_e2e on it;"
 	@echo "              long (about an hour of 2 cores to build), not part of test"
 	@echo "  demo        deps + build + tools/demo/run-demo.sh in the test VM"
-	@echo "  bench       deps + build + tools/svhost-bench/run (BENCH_ARGS='...')"
+	@echo "  bench       deps + build + tools/svhost-bench/run (BENCH_ARGS='...'),"
+	@echo "              then make dpdk + tools/svhost-bench/vswitch"
 	@echo "  dkms-install  build and install svhost.ko with DKMS for DKMS_KERNEL"
 	@echo "              (default: the running kernel); dkms-uninstall removes it"
 	@echo "  dkms-check  build through DKMS into build/dkms for the test kernel"
 	@echo "  qemu        patched QEMU (qemu-patches/) into build/qemu/ (tools/qemu/build)"
+	@echo "  dpdk        Debian's DPDK + dpdk-patches/ -> build/dpdk/lib (tools/dpdk/build)"
 	@echo "  clean       remove build products (keeps the cached kernel)"
 	@echo "  distclean   clean + remove build/ entirely"
 	@echo "Variables: KDIR=$(KDIR)"
@@ -232,6 +234,14 @@ bench:
 	@$(MAKE) build
 	@test -x tools/svhost-bench/run || { echo "make bench: tools/svhost-bench/run does not exist yet" >&2; exit 1; }
 	tools/svhost-bench/run $(BENCH_ARGS)
+	@# the vSwitch core's cost in DPDK secure mode vs classic (needs make dpdk)
+	tools/dpdk/build -q
+	tools/svhost-bench/vswitch
+
+# The patched librte_vhost.so.23 and net_vhost PMD (DPDK_BUILD_ARGS: --each, --asan)
+dpdk:
+	@tools/deps.sh -q
+	tools/dpdk/build $(DPDK_BUILD_ARGS)
 
 # Debian's QEMU with qemu-patches/ applied, and its qtests (tools/qemu/build --help)
 qemu:
