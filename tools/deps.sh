@@ -13,7 +13,8 @@ LISTS_MAX_AGE_MIN=1440	# refresh apt lists older than a day
 # Packages the project needs (besides the kernel headers, added at run time).
 PACKAGES="build-essential ccache cpio kmod sparse linux-source python3
 	xz-utils busybox-static qemu-system-x86 seabios coreutils gzip perl
-	clang libclang-rt-14-dev"
+	clang libclang-rt-14-dev
+	flex bison bc libelf-dev dpdk-dev"
 
 # Files taken from the kernel source tarball (paths inside linux-source-X.Y/).
 SRC_FILES="scripts/checkpatch.pl scripts/spelling.txt

@@ -16,7 +16,7 @@ which threads may touch a port's pool.
 
 Python 3 standard library only (ctypes for ptrace and CPUID).  Reads /proc
 and /sys/kernel/svhost; changes nothing.  Needs root (or CAP_SYS_PTRACE) for
-other users' processes.  See docs/svhostctl.8.md, section AUDIT.
+other users' processes.  See docs/svhostctl-audit.8.md.
 """
 
 import argparse
@@ -550,7 +550,8 @@ class Auditor:
         rep["ports"] = owned
         findings = []
         maps = []
-        for m in self.proc.maps(pid):
+        raw = self.proc.maps(pid)
+        for m in raw:
             sm = smaps.get(m["start"], {})
             kind = classify(m["path"], fstypes.get(m["dev"]),
                             sm.get("kpagesize"))
@@ -572,10 +573,16 @@ class Auditor:
                                         ", ".join(map(str, sorted(who))),
                                         "/".join(sorted(set(who.values())))))
             maps.append(e)
+        # an fd's kind as its mapping's (which knows hugetlb memfds by
+        # their page size)
+        mapped_kind = {(m["dev"], m["inode"]): e["kind"] for m, e in
+                       zip(raw, maps) if m["inode"]}
         socks = self.proc.unix_sockets(pid)
         fds = []
         for f in self.proc.fds(pid, mntdev):
             kind = classify(f["target"], fstypes.get(f["dev"]))
+            if kind in MEMORY_KINDS:
+                kind = mapped_kind.get((f["dev"], f["inode"]), kind)
             e = {"fd": f["fd"], "target": f["target"], "kind": kind,
                  "dev": devstr(f["dev"]), "inode": f["inode"], "flags": [],
                  "shared_with": []}
