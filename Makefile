@@ -41,7 +41,7 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
 	    $(wildcard uapi/linux/*.h)
 
 .PHONY: help deps all build kmod selftests tools check checkpatch sparse \
-	test demo bench clean distclean
+	test demo bench guest e2e clean distclean
 
 help:
 	@echo "secure-vhost make targets:"
@@ -52,6 +52,9 @@ help:
 	@echo "              test suites; last line: 'N passed, M failed'"
 	@echo "  demo        deps + build + tools/demo/run-demo.sh in the test VM"
 	@echo "  bench       deps + build + tools/svhost-bench/run (BENCH_ARGS='...')"
+	@echo "  guest       build the e2e guest kernel and initramfs (tools/guest/build)"
+	@echo "  e2e         deps + build + guest + tools/e2e/run in the test VM"
+	@echo "              (E2E_ARGS='$(E2E_ARGS)'; docs/E2E.md)"
 	@echo "  clean       remove build products (keeps the cached kernel)"
 	@echo "  distclean   clean + remove build/ entirely"
 	@echo "Variables: KDIR=$(KDIR)"
@@ -128,6 +131,21 @@ bench:
 	@$(MAKE) build
 	@test -x tools/svhost-bench/run || { echo "make bench: tools/svhost-bench/run does not exist yet" >&2; exit 1; }
 	tools/svhost-bench/run $(BENCH_ARGS)
+
+# The end-to-end test (docs/E2E.md): two nested guests through a vSwitch,
+# and svhostctl audit; logs in build/e2e/logs.
+E2E_ARGS ?= --profile classic
+guest:
+	@tools/guest/build
+
+e2e:
+	@tools/deps.sh
+	@$(MAKE) build
+	@tools/guest/build
+	@rm -rf $(BUILD)/e2e && mkdir -p $(BUILD)/e2e
+	$(VMTEST) --timeout $(VMTEST_TIMEOUT) $(VMTEST_FLAGS) --mem 2048 \
+		--hugepages 128 --out $(BUILD)/e2e -- tools/e2e/run $(E2E_ARGS) \
+		--logdir $(BUILD)/e2e/logs
 
 clean:
 	cd kmod && rm -rf *.o *.ko *.mod *.mod.c .*.cmd .*.d Module.symvers modules.order .tmp_versions

@@ -102,6 +102,8 @@ class Guest:
         a = [self.qemu, "-accel", "tcg,tb-size=64", "-M", "pc", "-m",
              "%dM" % self.mem_mib, "-smp", "1", "-nodefaults",
              "-no-user-config", "-display", "none", "-no-reboot",
+             # thread names (CPU 0/TCG, ...) for svhostctl audit
+             "-name", "e2e-%s,debug-threads=on" % self.name,
              "-kernel", kernel, "-initrd", initrd, "-append", " ".join(append),
              "-serial", "file:" + self.console, "-serial", "stdio"]
         a += self.memory
