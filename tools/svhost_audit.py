@@ -691,7 +691,7 @@ class Auditor:
         rep["incomplete"] = bool(errors) or (bool(keys) and
                                              self.pkru_reader is None)
         if findings:
-            rep["verdict"] = "FAIL: " + "; ".join(findings)
+            rep["verdict"] = "FAIL: %d finding(s)" % len(findings)
         elif not svh:
             rep["verdict"] = "no svhost mappings"
         elif rep["incomplete"]:

@@ -45,6 +45,7 @@ class ProfileTest(unittest.TestCase):
         p = run.Profile(args())
         self.assertEqual(p.qemu, "qemu-system-x86_64")
         self.assertEqual(p.vswitch_env, {})
+        self.assertEqual(p.eal_extra, [])
         self.assertEqual(p.vdev(0, "/run/x/vhost0.sock"),
                          "net_vhost0,iface=/run/x/vhost0.sock,queues=1")
         self.assertEqual(p.netdev(1), "vhost-user,chardev=chr-b")
@@ -63,6 +64,8 @@ class ProfileTest(unittest.TestCase):
                                    dpdk_lib="/opt/dpdk/lib"))
         self.assertEqual(p.qemu, "/opt/q/qemu-system-x86_64")
         self.assertEqual(p.vswitch_env, {"LD_LIBRARY_PATH": "/opt/dpdk/lib"})
+        self.assertEqual(p.eal_extra, ["-d", "/opt/dpdk/lib/"
+                                       "librte_net_vhost.so.23"])
         self.assertEqual(p.vdev(0, "/s"), "net_vhost0,iface=/s,queues=1,"
                          "secure=1,svhost-port=e2e0")
         self.assertEqual(p.netdev(1), "vhost-user,chardev=chr-b,secure=on,"
