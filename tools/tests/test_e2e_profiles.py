@@ -58,6 +58,8 @@ class ProfileTest(unittest.TestCase):
                             for m in mem))
         self.assertEqual(p.device_opts(), "vectors=0")
         self.assertTrue(p.expect_guest_ram)
+        self.assertEqual(p.hugepages_needed(), 112)
+        self.assertIsNone(p.skip_reason())
 
     def test_secure(self):
         p = run.SecureProfile(args(qemu="/opt/q/qemu-system-x86_64",
@@ -73,6 +75,7 @@ class ProfileTest(unittest.TestCase):
         self.assertEqual(p.guest_memory(0, 128), ([], None))
         self.assertEqual(p.device_opts(), "")
         self.assertFalse(p.expect_guest_ram)
+        self.assertEqual(p.hugepages_needed(), 48)
 
     def test_secure_options_can_be_overridden(self):
         p = run.SecureProfile(args(vdev_extra=",secure=1,svhost-port=x{port}",
