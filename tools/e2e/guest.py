@@ -93,6 +93,7 @@ class Guest:
         # E2E_GUEST_DEBUG=1: the whole boot log, with times, in the console log
         append += (["printk.time=1", "ignore_loglevel"]
                    if os.environ.get("E2E_GUEST_DEBUG") else ["quiet"])
+        append += os.environ.get("E2E_GUEST_APPEND", "").split()
         khz = tsc_khz()
         if khz:
             append += ["tsc_early_khz=%d" % khz, "tsc=reliable",
