@@ -43,7 +43,7 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
 
 .PHONY: help deps all build kmod selftests tools check checkpatch sparse \
 	test test-debug demo bench clean distclean dkms-install dkms-uninstall \
-	dkms-check qemu dpdk
+	dkms-check qemu dpdk guest e2e
 
 help:
 	@echo "secure-vhost make targets:"
@@ -63,6 +63,9 @@ help:
 	@echo "  dkms-check  build through DKMS into build/dkms for the test kernel"
 	@echo "  qemu        patched QEMU (qemu-patches/) into build/qemu/ (tools/qemu/build)"
 	@echo "  dpdk        Debian's DPDK + dpdk-patches/ -> build/dpdk/lib (tools/dpdk/build)"
+	@echo "  guest       build the e2e guest kernel and initramfs (tools/guest/build)"
+	@echo "  e2e         deps + build + guest + tools/e2e/run in the test VM"
+	@echo "              (E2E_ARGS='$(E2E_ARGS)'; docs/E2E.md)"
 	@echo "  clean       remove build products (keeps the cached kernel)"
 	@echo "  distclean   clean + remove build/ entirely"
 	@echo "Variables: KDIR=$(KDIR)"
@@ -247,6 +250,21 @@ dpdk:
 qemu:
 	@tools/deps.sh
 	@tools/qemu/build
+
+# The end-to-end test (docs/E2E.md): two nested guests through a vSwitch,
+# and svhostctl audit; logs in build/e2e/logs.
+E2E_ARGS ?= --profile classic
+guest:
+	@tools/guest/build
+
+e2e:
+	@tools/deps.sh
+	@$(MAKE) build
+	@tools/guest/build
+	@rm -rf $(BUILD)/e2e && mkdir -p $(BUILD)/e2e
+	$(VMTEST) --timeout $(VMTEST_TIMEOUT) $(VMTEST_FLAGS) --mem 2048 \
+		--hugepages 128 --out $(BUILD)/e2e -- tools/e2e/run $(E2E_ARGS) \
+		--logdir $(BUILD)/e2e/logs
 
 clean:
 	cd kmod && rm -rf *.o *.ko *.mod *.mod.c .*.cmd .*.d Module.symvers modules.order .tmp_versions
