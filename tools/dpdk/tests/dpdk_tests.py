@@ -34,7 +34,18 @@ ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
 sys.path.insert(0, HERE)
 import vhostuser as vu  # noqa: E402
 
-LIB = os.environ.get('SVHOST_DPDK_LIB', os.path.join(ROOT, 'build', 'dpdk', 'lib'))
+
+
+def eal_libdir(lib):
+    """lib, or a copy that EAL accepts for -d (tools/dpdk/eal-libdir: a
+    clone below /tmp has a world-writable directory on its path)."""
+    if not os.path.isdir(lib):
+        return lib
+    return subprocess.run([os.path.join(ROOT, 'tools', 'dpdk', 'eal-libdir'), lib],
+                          check=True, stdout=subprocess.PIPE).stdout.decode().strip()
+
+
+LIB = eal_libdir(os.environ.get('SVHOST_DPDK_LIB', os.path.join(ROOT, 'build', 'dpdk', 'lib')))
 FE = os.path.join(ROOT, 'tools', 'svhost-fe', 'build', 'svhost-fe')
 TESTPMD = '/usr/bin/dpdk-testpmd'
 WORK = tempfile.mkdtemp(prefix='svhost-dpdk-')
@@ -94,6 +105,15 @@ class TestPMD:
                                      (self.proc.returncode, self.text()[-2000:]))
             time.sleep(0.1)
         raise AssertionError('no testpmd prompt after %ds' % timeout)
+
+    def wait_log(self, needle, count, timeout=30):
+        """Wait until the log holds needle count times (events the vhost
+        thread handles on its own, such as a closed connection)."""
+        end = time.time() + timeout
+        while self.text().count(needle) < count:
+            if time.time() > end:
+                raise AssertionError('%r not logged %d times after %ds' % (needle, count, timeout))
+            time.sleep(0.05)
 
     def cmd(self, line, timeout=60):
         """Run one prompt command; returns its output."""
@@ -695,6 +715,7 @@ def test_hostile_copier_asan():
     lib = os.environ.get('SVHOST_DPDK_ASAN_LIB')
     if not lib or not os.path.exists(os.path.join(lib, 'librte_vhost.so.23')):
         raise Skip('no ASan build (SVHOST_DPDK_ASAN_LIB, tools/dpdk/build --asan)')
+    lib = eal_libdir(lib)
     asan = subprocess.run(['gcc', '-print-file-name=libasan.so'], stdout=subprocess.PIPE).stdout
     env = {'LD_PRELOAD': os.path.realpath(asan.decode().strip()),
            'ASAN_OPTIONS': 'detect_leaks=0:abort_on_error=1:log_path=%s/asan' % WORK}
@@ -813,6 +834,8 @@ def test_memfd_transport():
         # the front end fails closed when the back end names another port
         rc, r, out = fe(sock('ma'), '--memfd', '-n', '1', '--seconds', '10', '--port', 'x')
         assert rc != 0 and "names port 'ma', not 'x'" in out, (rc, out[-1000:])
+        # the port is free again once testpmd has seen that front end go
+        tp.wait_log('vhost peer closed', 1)
         # a front end that does not accept the test transport is refused
         c = vu.Client(sock('ma'))
         feats = c.get_u64('GET_FEATURES')
