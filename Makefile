@@ -226,9 +226,14 @@ test-debug:
 
 demo:
 	@tools/deps.sh
-	@$(MAKE) build
+	@$(MAKE) build dpdk qemu guest
 	@test -x tools/demo/run-demo.sh || { echo "make demo: tools/demo/run-demo.sh does not exist yet" >&2; exit 1; }
-	$(VMTEST) --timeout $(VMTEST_TIMEOUT) $(VMTEST_FLAGS) -- tools/demo/run-demo.sh
+	rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
+	$(VMTEST) --timeout $(VMTEST_TIMEOUT) $(VMTEST_FLAGS) --mem 2048 --hugepages 128 \
+		--out $(BUILD)/demo --env DEMO_LOGDIR=$(BUILD)/demo/logs \
+		--env DEMO_QEMU=$(BUILD)/qemu/qemu-system-x86_64 \
+		--env DEMO_DPDK_LIB=$$(tools/dpdk/build --print-dir) \
+		-- tools/demo/run-demo.sh
 
 # tools/svhost-bench/run decides itself what runs on the host and what in
 # the test VM (through tools/vmtest/run).

@@ -16,7 +16,13 @@
 # attached copier, checks that rmmod is refused, revokes the copier.  At the
 # end checks that every port and byte of pool is gone and unloads the module.
 #
-# Environment: PACKETS (default 100000), COPIER_UID (default 4242).
+# Then the real-VM part: tools/e2e/run --profile secure --narrate (two
+# nested guests in the patched QEMU through Debian's testpmd on the patched
+# librte_vhost; make demo builds both and passes them in).
+#
+# Environment: PACKETS (default 100000), COPIER_UID (default 4242),
+# DEMO_QEMU (the patched qemu-system-x86_64), DEMO_DPDK_LIB (the directory
+# of the patched librte_vhost.so.23), DEMO_LOGDIR (the real-VM part's logs).
 # Exit status: 0 when every check passed, 1 otherwise.
 
 set -u -o pipefail
@@ -242,6 +248,32 @@ if [ -x "$E2E" ]; then
 	fi
 else
 	bad "$E2E not built (make build builds it)"
+fi
+
+section "Real VMs: two guests in the patched QEMU (secure=on) through patched testpmd"
+# tools/e2e/run --profile secure --narrate: Debian's testpmd on the patched
+# librte_vhost (two secure net_vhost ports), grants, two guests with the
+# stock virtio-net driver in the patched QEMU, ping and a file with its
+# checksum, svhostctl list and audit (testpmd, each QEMU), revoke and grant
+# again, a vSwitch restart, clean shutdown (docs/E2E.md).
+if [ -n "${DEMO_QEMU:-}" ] && [ -n "${DEMO_DPDK_LIB:-}" ]; then
+	if run tools/e2e/run --profile secure --narrate \
+		--qemu "$DEMO_QEMU" --dpdk-lib "$DEMO_DPDK_LIB" \
+		--logdir "${DEMO_LOGDIR:-/tmp/svhost-demo-e2e}"; then
+		ok "real VMs: every step passed"
+	else
+		bad "real VMs: a step failed (see the E2E FAILED line above)"
+	fi
+	pc=$(sysval ports_count); pb=$(sysval pool_bytes)
+	if [ "$pc" = 0 ] && [ "$pb" = 0 ]; then
+		ok "ports_count 0, pool_bytes 0 after the guests and testpmd are gone"
+	else
+		bad "ports_count '$pc', pool_bytes '$pb' after the real-VM run"
+	fi
+	run svhostctl ungrant e2e0 --all || bad "svhostctl ungrant e2e0 --all"
+	run svhostctl ungrant e2e1 --all || bad "svhostctl ungrant e2e1 --all"
+else
+	bad "real VMs: DEMO_QEMU and DEMO_DPDK_LIB not set (make demo sets them)"
 fi
 
 section "Unload the module"

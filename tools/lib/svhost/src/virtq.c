@@ -161,7 +161,13 @@ static int walk(struct svh_vq *vq, struct svh_chain *c, uint16_t head, bool devi
 
 			if (!vq->indirect || in_indirect || (d.flags & VRING_DESC_F_NEXT))
 				return SVH_VQERR_INDIRECT;
-			if (d.len == 0 || (d.len & 15) || (d.addr & 15) ||
+			/*
+			 * The virtio spec asks no alignment of an indirect
+			 * table; drivers give a descriptor's natural one (8:
+			 * Linux with SLOB kmallocs tables 8-aligned), which we
+			 * require so the table is read as descriptors.
+			 */
+			if (d.len == 0 || (d.len & 15) || (d.addr & 7) ||
 			    d.len / 16 > SVH_VQ_MAX_SEGS)
 				return SVH_VQERR_INDIRECT;
 			/* the whole table must be host-contiguous and mapped */
