@@ -50,6 +50,7 @@ enum svh_ring_err {
 struct svh_ring_stats {
 	uint64_t errors[SVH_RERR_MAX];
 	uint64_t kicks_sent;	/* eventfd writes to wake the peer */
+	uint64_t breaks;	/* times the ring went from sane to broken */
 };
 
 /* The private view of one ring.  Never shared with the peer. */
@@ -180,6 +181,7 @@ static inline void svh_ring_break(struct svh_ring *r, enum svh_ring_err why)
 	if (!r->broken) {
 		r->broken = true;
 		r->broken_reason = (uint16_t)why;
+		r->stats.breaks++;
 	}
 	r->stats.errors[why]++;
 }

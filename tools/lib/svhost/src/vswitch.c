@@ -714,7 +714,7 @@ SVH_API int svh_vsw_stats(const struct svh_vsw *v, uint32_t qp, enum svh_vsw_dir
 	val[k++] = RD(R->st.full);
 	val[k++] = RD(R->st.stop_dropped);
 	val[k++] = RD(R->r.stats.kicks_sent);
-	val[k++] = RD(R->r.broken);
+	val[k++] = RD(R->r.stats.breaks);
 	for (int e = 0; e < SVH_RERR_MAX; e++)
 		val[k++] = RD(R->r.stats.errors[e]);
 	val[k++] = RD(R->nfree);

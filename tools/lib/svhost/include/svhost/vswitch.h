@@ -155,6 +155,9 @@ SVH_API void svh_vsw_recv_release(struct svh_vsw *v, uint32_t qp, unsigned n);
  * Counters of ring (qp, dir) as a name/value table (for DPDK xstats):
  * fills at most n entries and returns how many exist (call with n = 0 to
  * size the table).  Names are stable strings owned by the library.
+ * Every value counts events since the port was created (`broken`: times
+ * the peer broke the ring, each break also counted under its err_*
+ * reason), except the buffers_* gauges.
  */
 SVH_API int svh_vsw_stats(const struct svh_vsw *v, uint32_t qp, enum svh_vsw_dir dir,
 			  struct svh_stat *tbl, unsigned n);
