@@ -310,7 +310,8 @@ uint32_t svh_ring_prod_cancel(struct svh_ring *r, uint64_t *offsets)
 
 	for (uint32_t i = 0; i < n; i++)
 		offsets[i] = r->shadow[(r->peer + i) & r->mask];
-	r->head = r->peer;
+	/* cons may be anything a broken peer left: start the next session empty */
+	r->head = r->peer = svh_load_acquire(&r->shm->cons);
 	svh_write_once(&r->shm->prod_flags, 0);
 	svh_store_release(&r->shm->prod, r->head);
 	return n;

@@ -153,9 +153,11 @@ uint32_t svh_ring_prod_post(struct svh_ring *r, const svh_desc_t *d, uint32_t n)
 uint32_t svh_ring_prod_reap(struct svh_ring *r, svh_desc_t *out, uint8_t *ok, uint32_t max);
 /*
  * Take back every slot posted and not completed (as last seen): their buffer
- * offsets go to offsets[] (room for ring_size) in post order; prod is set
- * back to that cons and our need-wakeup flag cleared, so the ring is
- * quiescent from our side.  Returns how many were taken back.
+ * offsets go to offsets[] (room for ring_size) in post order.  prod is then
+ * set to the consumer's current cons, whatever it holds, and our need-wakeup
+ * flag cleared: the ring is left empty and consistent for the next session
+ * even when a broken (or hostile) consumer moved cons wrongly.  Call it once
+ * the consumer has stopped.  Returns how many were taken back.
  */
 uint32_t svh_ring_prod_cancel(struct svh_ring *r, uint64_t *offsets);
 /* Slots posted and not yet reaped. */

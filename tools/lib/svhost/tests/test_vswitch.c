@@ -478,6 +478,8 @@ static void to_vswitch_hostile_pd(void)
 	CHECK_EQ(svh_vsw_ring_stop(v, 0, SVH_VSW_TO_VSWITCH), 0);
 	CHECK_EQ(stat(v, 0, SVH_VSW_TO_VSWITCH, "buffers_free"), 64);
 	CHECK_EQ(svh_load_acquire(&tv->prod_flags), 0);
+	/* left empty and consistent for the next copier, whatever cons holds */
+	CHECK_EQ(svh_load_acquire(&tv->prod), svh_load_acquire(&tv->cons));
 	CHECK_EQ(svh_vsw_ring_start(v, 0, SVH_VSW_TO_VSWITCH), 0);
 	/* "broken" counts breaks: the repaired ring keeps its history */
 	CHECK_EQ(stat(v, 0, SVH_VSW_TO_VSWITCH, "broken"), 1);
