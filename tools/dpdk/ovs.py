@@ -60,6 +60,7 @@ class OVS:
                                  SVHOST_SECURE_SOCKETS=secure_glob)
         self.db = 'unix:%s/db.sock' % rundir
         self.log = log or os.path.join(rundir, 'ovs-vswitchd.log')
+        self.ctl = os.path.join(rundir, 'ovs-vswitchd.ctl')
         self.nice = nice
         self.proc = None
         self.starts = 0
@@ -87,8 +88,11 @@ class OVS:
 
     def argv(self):
         a = ['nice', '-n', str(self.nice)] if self.nice else []
+        # the control socket at a fixed path: its default name is the
+        # program's, ovs-vswitchd-dpdk.PID.ctl, which ovs-appctl -t
+        # ovs-vswitchd does not find
         return a + [OVS_VSWITCHD, self.db, '--pidfile=%s/ovs-vswitchd.pid' % self.rundir,
-                    '--log-file=%s' % self.log, '-vconsole:off']
+                    '--unixctl=%s' % self.ctl, '--log-file=%s' % self.log, '-vconsole:off']
 
     def start(self, timeout=300, wait=True):
         """Start ovs-vswitchd and (wait) wait until it has applied the database
@@ -135,7 +139,7 @@ class OVS:
                               stdout=subprocess.PIPE).stdout.decode()
 
     def appctl(self, *args, timeout=60):
-        return subprocess.run(['ovs-appctl', '--timeout=%d' % timeout, '-t', 'ovs-vswitchd'] +
+        return subprocess.run(['ovs-appctl', '--timeout=%d' % timeout, '-t', self.ctl] +
                               list(args), env=self.env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, timeout=timeout + 10)
 
@@ -164,7 +168,11 @@ class OVS:
         if self.proc:
             if self.proc.poll() is None:
                 try:
-                    self.appctl('exit', timeout=timeout)
+                    r = self.appctl('exit', timeout=timeout)
+                    if r.returncode:
+                        with open(self.log, 'a') as f:
+                            f.write('# ovs-appctl exit: exit %d: %s\n' % (
+                                r.returncode, r.stdout.decode(errors='replace').strip()))
                     self.proc.wait(timeout)
                 except subprocess.TimeoutExpired:
                     self.kill()
