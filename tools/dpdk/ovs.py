@@ -69,10 +69,10 @@ class OVS:
         if os.path.exists(db):
             os.unlink(db)
         subprocess.run(['ovsdb-tool', 'create', db, SCHEMA], check=True, env=self.env)
-        subprocess.run(['ovsdb-server', '--remote=punix:%s/db.sock' % rundir,
+        # -vconsole:off before --log-file, which logs that it opened the file
+        subprocess.run(['ovsdb-server', '-vconsole:off', '--remote=punix:%s/db.sock' % rundir,
                         '--pidfile=%s/ovsdb.pid' % rundir, '--detach',
-                        '--log-file=%s/ovsdb.log' % rundir, '-vconsole:off', db],
-                       check=True, env=self.env)
+                        '--log-file=%s/ovsdb.log' % rundir, db], check=True, env=self.env)
         try:
             self.vsctl('--no-wait', 'init')
             self.vsctl('--no-wait', 'set', 'Open_vSwitch', '.', 'other_config:dpdk-init=true',
