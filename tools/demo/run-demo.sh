@@ -18,7 +18,9 @@
 #
 # Then the real-VM part: tools/e2e/run --profile secure --narrate (two
 # nested guests in the patched QEMU through Debian's testpmd on the patched
-# librte_vhost; make demo builds both and passes them in).
+# librte_vhost; make demo builds both and passes them in), then the same
+# with Debian's ovs-vswitchd-dpdk on the patched librte_vhost
+# (tools/e2e/run --profile ovs --narrate).  DEMO PASSED needs both.
 #
 # Environment: PACKETS (default 100000), COPIER_UID (default 4242),
 # DEMO_QEMU (the patched qemu-system-x86_64), DEMO_DPDK_LIB (the directory
@@ -274,6 +276,32 @@ if [ -n "${DEMO_QEMU:-}" ] && [ -n "${DEMO_DPDK_LIB:-}" ]; then
 	run svhostctl ungrant e2e1 --all || bad "svhostctl ungrant e2e1 --all"
 else
 	bad "real VMs: DEMO_QEMU and DEMO_DPDK_LIB not set (make demo sets them)"
+fi
+
+section "Then the same with Debian's ovs-vswitchd on the patched librte_vhost"
+# tools/e2e/run --profile ovs --narrate: Debian's ovs-vswitchd-dpdk with
+# LD_LIBRARY_PATH on the patched librte_vhost and SVHOST_SECURE_SOCKETS,
+# bridge br0 with two dpdkvhostuserclient ports (each QEMU is the socket
+# server), the grants first, then the same steps as above; the vSwitch
+# restart is a kill -9 of ovs-vswitchd and a new one on the same database.
+if [ -n "${DEMO_QEMU:-}" ] && [ -n "${DEMO_DPDK_LIB:-}" ]; then
+	if run tools/e2e/run --profile ovs --narrate \
+		--qemu "$DEMO_QEMU" --dpdk-lib "$DEMO_DPDK_LIB" \
+		--logdir "${DEMO_LOGDIR:-/tmp/svhost-demo-e2e}/ovs"; then
+		ok "real VMs on OVS-DPDK: every step passed"
+	else
+		bad "real VMs on OVS-DPDK: a step failed (see the E2E FAILED line above)"
+	fi
+	pc=$(sysval ports_count); pb=$(sysval pool_bytes)
+	if [ "$pc" = 0 ] && [ "$pb" = 0 ]; then
+		ok "ports_count 0, pool_bytes 0 after the guests and ovs-vswitchd are gone"
+	else
+		bad "ports_count '$pc', pool_bytes '$pb' after the OVS run"
+	fi
+	run svhostctl ungrant vhu0 --all || bad "svhostctl ungrant vhu0 --all"
+	run svhostctl ungrant vhu1 --all || bad "svhostctl ungrant vhu1 --all"
+else
+	bad "real VMs on OVS-DPDK: DEMO_QEMU and DEMO_DPDK_LIB not set (make demo sets them)"
 fi
 
 section "Unload the module"

@@ -76,12 +76,35 @@ class ProfileTest(unittest.TestCase):
         self.assertEqual(p.device_opts(), "")
         self.assertFalse(p.expect_guest_ram)
         self.assertEqual(p.hugepages_needed(), 48)
+        self.assertEqual(p.chardev("/s"), "socket,path=/s,reconnect=1")
+        self.assertIsInstance(p.vswitch("/run/x", "/tmp/logs", 2), run.Testpmd)
 
     def test_secure_options_can_be_overridden(self):
         p = run.SecureProfile(args(vdev_extra=",secure=1,svhost-port=x{port}",
                                    netdev_extra=",secure=on"))
         self.assertTrue(p.vdev(1, "/s").endswith(",svhost-port=xe2e1"))
         self.assertEqual(p.netdev(0), "vhost-user,chardev=chr-a,secure=on")
+
+
+    def test_ovs(self):
+        p = run.OvsProfile(args(qemu="/opt/q/qemu-system-x86_64",
+                                dpdk_lib="/opt/dpdk/lib"))
+        self.assertTrue(p.broker and p.grant_first)
+        self.assertFalse(p.expect_guest_ram)
+        self.assertEqual(p.vswitch_env, {"LD_LIBRARY_PATH": "/opt/dpdk/lib"})
+        # the OVS interface, its socket and the broker port share the name
+        self.assertEqual(p.port_name(1), "vhu1")
+        self.assertEqual(p.netdev(1), "vhost-user,chardev=chr-b,secure=on,"
+                         "svhost-port=vhu1")
+        # QEMU is the socket server; OVS connects to it
+        self.assertEqual(p.chardev("/run/x/vhu0"),
+                         "socket,path=/run/x/vhu0,server=on,wait=off")
+        vs = p.vswitch("/run/x", "/tmp/logs", 2)
+        self.assertIsInstance(vs, run.OvsSwitch)
+        self.assertEqual(vs.socks, ["/run/x/vhu0", "/run/x/vhu1"])
+        self.assertEqual(vs.secure_glob, "/run/x/vhu*")
+        self.assertEqual(p.guest_memory(0, 128), ([], None))
+        self.assertIsNotNone(run.OvsProfile(args()).preflight())
 
 
 class GuestArgvTest(unittest.TestCase):

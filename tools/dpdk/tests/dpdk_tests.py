@@ -20,7 +20,6 @@ import glob
 import json
 import os
 import re
-import signal
 import socket
 import stat
 import subprocess
@@ -32,6 +31,8 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import ovs as ovsmod  # noqa: E402
 import vhostuser as vu  # noqa: E402
 
 
@@ -862,74 +863,16 @@ def test_memfd_transport():
         tp.quit()
 
 
-OVS_VSWITCHD = '/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk'
-
-
-class OVS:
-    """Debian's OVS-DPDK 3.1 in a private run directory, on our librte_vhost."""
-
-    def __init__(self, secure_glob):
-        self.run = os.path.join(WORK, 'ovs')
-        os.makedirs(self.run, exist_ok=True)
-        self.env = dict(os.environ, OVS_RUNDIR=self.run, OVS_DBDIR=self.run,
-                        OVS_LOGDIR=self.run, OVS_SYSCONFDIR=self.run)
-        self.db = 'unix:%s/db.sock' % self.run
-        db = os.path.join(self.run, 'conf.db')
-        subprocess.run(['ovsdb-tool', 'create', db, '/usr/share/openvswitch/vswitch.ovsschema'],
-                       check=True, env=self.env)
-        subprocess.run(['ovsdb-server', '--remote=punix:%s/db.sock' % self.run,
-                        '--pidfile=%s/ovsdb.pid' % self.run, '--detach',
-                        '--log-file=%s/ovsdb.log' % self.run, db], check=True, env=self.env)
-        self.vsctl('--no-wait', 'init')
-        self.vsctl('--no-wait', 'set', 'Open_vSwitch', '.', 'other_config:dpdk-init=true',
-                   'other_config:dpdk-lcore-mask=0x1', 'other_config:pmd-cpu-mask=0x2',
-                   'other_config:dpdk-socket-mem=256', 'other_config:dpdk-socket-limit=256',
-                   'other_config:dpdk-extra="--no-pci --single-file-segments"')
-        self.log = os.path.join(self.run, 'ovs-vswitchd.log')
-        env = dict(self.env, LD_LIBRARY_PATH=LIB, SVHOST_SECURE_SOCKETS=secure_glob)
-        r = subprocess.run([OVS_VSWITCHD, self.db, '--pidfile=%s/ovs-vswitchd.pid' % self.run,
-                            '--detach', '--log-file=%s' % self.log, '-vconsole:off'],
-                           env=env, timeout=300)
-        if r.returncode:
-            self.stop()
-            raise AssertionError('ovs-vswitchd failed:\n' + self.text()[-3000:])
-        self.pid = int(open(os.path.join(self.run, 'ovs-vswitchd.pid')).read())
-
-    def vsctl(self, *args):
-        return subprocess.run(['ovs-vsctl', '--db=' + self.db, '--timeout=120'] + list(args),
-                              check=True, env=self.env, stdout=subprocess.PIPE).stdout.decode()
-
-    def ofctl(self, *args):
-        return subprocess.run(['ovs-ofctl'] + list(args), check=True, env=self.env,
-                              stdout=subprocess.PIPE).stdout.decode()
-
-    def text(self):
-        return open(self.log, errors='replace').read()
-
-    def stop(self):
-        for name in ('ovs-vswitchd', 'ovsdb'):
-            try:
-                pid = int(open(os.path.join(self.run, name + '.pid')).read())
-                os.kill(pid, signal.SIGTERM)
-            except (OSError, ValueError):
-                pass
-        time.sleep(2)
-
-
 def test_ovs_dpdk():
     """Debian's ovs-vswitchd with the environment switch: two secure dpdkvhostuserclient ports"""
-    if not os.path.exists(OVS_VSWITCHD):
-        raise Skip('openvswitch-switch-dpdk is not installed')
+    why = ovsmod.unavailable()
+    if why:
+        raise Skip(why)
     free = int(re.search(r'HugePages_Free:\s+(\d+)', open('/proc/meminfo').read()).group(1))
     if free < 128:
         raise Skip('OVS-DPDK needs hugepages: %d free 2 MiB pages, 128 wanted '
                    '(tools/vmtest/run --hugepages 160)' % free)
-    # the bridge's internal port of the userspace datapath is a tap
-    if not os.path.exists('/dev/net/tun'):
-        subprocess.run(['modprobe', 'tun'], stderr=subprocess.DEVNULL)
-    if not os.path.exists('/dev/net/tun'):
-        raise Skip('OVS needs /dev/net/tun (modprobe tun)')
-    ovs = OVS(os.path.join(WORK, 'ovs', 'vhu*'))
+    ovs = ovsmod.OVS(os.path.join(WORK, 'ovs'), LIB, os.path.join(WORK, 'ovs', 'vhu*'))
     fes = []
     try:
         # the front ends are the servers; OVS connects to them.  OVS drops
@@ -937,7 +880,7 @@ def test_ovs_dpdk():
         # themselves and count gaps as lost; integrity and order still hold
         n = 3000
         for name in ('vhu0', 'vhu1'):
-            fes.append(fe(os.path.join(ovs.run, name + '.sock'), '--server', '-n', str(n),
+            fes.append(fe(os.path.join(ovs.rundir, name + '.sock'), '--server', '-n', str(n),
                           '--sizes', '64,1518,512,60,128,1500,256,1024', '--seconds', '600',
                           '--lossy', '--rate', '200', '--linger', '12', wait=False))
         time.sleep(2)
@@ -945,7 +888,7 @@ def test_ovs_dpdk():
         for i, name in enumerate(('vhu0', 'vhu1')):
             ovs.vsctl('add-port', 'br0', name, '--', 'set', 'Interface', name,
                       'type=dpdkvhostuserclient', 'ofport_request=%d' % (i + 1),
-                      'options:vhost-server-path=%s/%s.sock' % (ovs.run, name))
+                      'options:vhost-server-path=%s/%s.sock' % (ovs.rundir, name))
         ovs.ofctl('del-flows', 'br0')
         ovs.ofctl('add-flow', 'br0', 'in_port=1,actions=output:2')
         ovs.ofctl('add-flow', 'br0', 'in_port=2,actions=output:1')
