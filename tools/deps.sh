@@ -16,7 +16,7 @@ PACKAGES="build-essential ccache cpio kmod sparse linux-source python3
 	clang libclang-rt-14-dev dkms
 	meson ninja-build pkg-config libglib2.0-dev libpixman-1-dev
 	python3-pyelftools libnuma-dev dpdk-dev openvswitch-switch-dpdk
-	flex bison bc libelf-dev"
+	flex bison bc libelf-dev ethtool"
 
 # Files taken from the kernel source tarball (paths inside linux-source-X.Y/).
 SRC_FILES="scripts/checkpatch.pl scripts/spelling.txt

@@ -255,9 +255,11 @@ fi
 section "Real VMs: two guests in the patched QEMU (secure=on) through patched testpmd"
 # tools/e2e/run --profile secure --narrate: Debian's testpmd on the patched
 # librte_vhost (two secure net_vhost ports), grants, two guests with the
-# stock virtio-net driver in the patched QEMU, ping and a file with its
-# checksum, svhostctl list and audit (testpmd, each QEMU), revoke and grant
-# again, a vSwitch restart, clean shutdown (docs/E2E.md).
+# stock virtio-net driver in the patched QEMU, 4 queue pairs with checksum
+# and TSO offloads, ping, files with their checksums, svhostctl list and
+# audit (testpmd, each QEMU), revoke and grant again, kill -9 of a QEMU and
+# of testpmd mid-traffic (the broker back to zero), clean shutdown
+# (docs/E2E.md).
 if [ -n "${DEMO_QEMU:-}" ] && [ -n "${DEMO_DPDK_LIB:-}" ]; then
 	if run tools/e2e/run --profile secure --narrate \
 		--qemu "$DEMO_QEMU" --dpdk-lib "$DEMO_DPDK_LIB" \

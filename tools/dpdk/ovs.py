@@ -11,7 +11,7 @@ librte_vhost.so.23 under Debian's ovs-vswitchd-dpdk.
 
     ovs = OVS(rundir, lib, secure_glob)     # ovsdb-server + ovs-vswitchd
     ovs.vsctl('add-br', 'br0', ...)
-    ovs.restart()                           # SIGKILL, start again on the same db
+    ovs.kill(); ovs.start()                 # SIGKILL, start again on the same db
     ovs.stop()                              # ovs-appctl exit, ovsdb-server too
 
 ovs-vswitchd runs in the foreground as a child of the caller (so its exit
@@ -155,11 +155,6 @@ class OVS:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-    def restart(self, timeout=300):
-        """Kill ovs-vswitchd and start it again on the same database."""
-        self.kill()
-        self.start(timeout)
 
     def stop(self, timeout=60):
         """ovs-appctl exit (SIGKILL if it does not go), then ovsdb-server;

@@ -16,8 +16,11 @@ gets its memory and which netdev options it uses comes from the caller (the
 profile in tools/e2e/run), so the same class boots classic and secure VMs.
 """
 
+import json
 import os
+import re
 import select
+import socket
 import subprocess
 import time
 
@@ -59,11 +62,12 @@ def tsc_khz():
 class Guest:
     """One nested test VM.  netdev: the -netdev value (without id=, added
     here); memory: extra QEMU arguments for guest RAM (e.g. a shared
-    memory backend); qemu: the binary; env: extra environment for QEMU."""
+    memory backend); qemu: the binary; env: extra environment for QEMU;
+    qmp: the path of a QMP socket for qmp() (none without it)."""
 
     def __init__(self, name, logdir, ip=None, mac=None, netdev=None,
                  chardev=None, memory=(), mem_mib=128, qemu="qemu-system-x86_64",
-                 env=None, device_opts="", extra=()):
+                 env=None, device_opts="", extra=(), qmp=None):
         self.name = name
         self.logdir = logdir
         self.ip = ip
@@ -76,6 +80,8 @@ class Guest:
         self.env = env or {}
         self.device_opts = device_opts
         self.extra = list(extra)
+        self.qmp_path = qmp
+        self.boots = 0
         self.proc = None
         self.buf = b""
         self.seq = 0
@@ -107,6 +113,8 @@ class Guest:
              "-name", "e2e-%s,debug-threads=on" % self.name,
              "-kernel", kernel, "-initrd", initrd, "-append", " ".join(append),
              "-serial", "file:" + self.console, "-serial", "stdio"]
+        if self.qmp_path:
+            a += ["-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
         a += self.memory
         if os.environ.get("E2E_QEMU_EXTRA"):
             a += os.environ["E2E_QEMU_EXTRA"].split()
@@ -121,6 +129,16 @@ class Guest:
 
     def start(self):
         os.makedirs(self.logdir, exist_ok=True)
+        self.boots += 1
+        if self.boots > 1:
+            # a second boot of the same guest keeps the first one's logs
+            for attr in ("console", "qemu_log"):
+                setattr(self, attr, re.sub(r"(-\d+)?\.log$", "-%d.log" %
+                                           self.boots, getattr(self, attr)))
+            self.buf, self.lost = b"", None
+            self.boot_seconds = self.guest_uptime = None
+        if self.qmp_path and os.path.exists(self.qmp_path):
+            os.unlink(self.qmp_path)
         env = dict(os.environ)
         env.update(self.env)
         with open(self.qemu_log, "w") as log:
@@ -208,6 +226,38 @@ class Guest:
             raise GuestError("%s: '%s' exited %d: %s" % (
                 self.name, command, rc, out.strip()[-400:]))
         return out
+
+    def qmp(self, command, timeout=30, **arguments):
+        """Run one QMP command on the -qmp socket: its "return" value."""
+        if not self.qmp_path:
+            raise GuestError("%s: started without a QMP socket" % self.name)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(self.qmp_path)
+            f = s.makefile("rw")
+            replies = []
+            for req in ({"execute": "qmp_capabilities"},
+                        dict({"execute": command}, **(
+                            {"arguments": arguments} if arguments else {}))):
+                f.write(json.dumps(req) + "\n")
+                f.flush()
+                while True:
+                    line = f.readline()
+                    if not line:
+                        raise GuestError("%s: QMP socket closed" % self.name)
+                    msg = json.loads(line)
+                    if "return" in msg or "error" in msg:
+                        break       # greeting and events are skipped
+                if "error" in msg:
+                    raise GuestError("%s: QMP %s: %s" % (
+                        self.name, req["execute"], msg["error"]))
+                replies.append(msg["return"])
+            return replies[-1]
+        except (OSError, ValueError) as e:
+            raise GuestError("%s: QMP %s: %s" % (self.name, command, e))
+        finally:
+            s.close()
 
     def stop(self, timeout=30):
         """reboot -f (QEMU exits: -no-reboot); kill if it does not."""

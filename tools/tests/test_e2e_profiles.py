@@ -68,12 +68,13 @@ class ProfileTest(unittest.TestCase):
         self.assertEqual(p.vswitch_env, {"LD_LIBRARY_PATH": "/opt/dpdk/lib"})
         self.assertEqual(p.eal_extra, ["-d", "/opt/dpdk/lib/"
                                        "librte_net_vhost.so.23"])
-        self.assertEqual(p.vdev(0, "/s"), "net_vhost0,iface=/s,queues=1,"
-                         "secure=1,svhost-port=e2e0")
-        self.assertEqual(p.netdev(1), "vhost-user,chardev=chr-b,secure=on,"
-                         "svhost-port=e2e1")
+        # 4 queue pairs, TSO offered by net_vhost (tso=1), mq=on
+        self.assertEqual(p.vdev(0, "/s"), "net_vhost0,iface=/s,queues=4,"
+                         "tso=1,secure=1,svhost-port=e2e0")
+        self.assertEqual(p.netdev(1), "vhost-user,chardev=chr-b,queues=4,"
+                         "secure=on,svhost-port=e2e1")
         self.assertEqual(p.guest_memory(0, 128), ([], None))
-        self.assertEqual(p.device_opts(), "")
+        self.assertEqual(p.device_opts(), "mq=on")
         self.assertFalse(p.expect_guest_ram)
         self.assertEqual(p.hugepages_needed(), 48)
         self.assertEqual(p.chardev("/s"), "socket,path=/s,reconnect=1")
@@ -83,7 +84,42 @@ class ProfileTest(unittest.TestCase):
         p = run.SecureProfile(args(vdev_extra=",secure=1,svhost-port=x{port}",
                                    netdev_extra=",secure=on"))
         self.assertTrue(p.vdev(1, "/s").endswith(",svhost-port=xe2e1"))
-        self.assertEqual(p.netdev(0), "vhost-user,chardev=chr-a,secure=on")
+        self.assertEqual(p.netdev(0), "vhost-user,chardev=chr-a,queues=4,"
+                         "secure=on")
+
+    def test_testpmd_queues(self):
+        for cls, q in ((run.Profile, 1), (run.SecureProfile, 4)):
+            a = run.Testpmd(cls(args()), "/r", "/l", 2).argv()
+            self.assertIn("--rxq=%d" % q, a)
+            self.assertIn("--txq=%d" % q, a)
+            self.assertIn("net_vhost1,iface=/r/vhost1.sock,queues=%d" % q,
+                          " ".join(a))
+
+
+class HelperTest(unittest.TestCase):
+    def test_kmsg_patterns(self):
+        for line in ("[ 1.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2",
+                     "[ 1.0] BUG: KASAN: use-after-free in f",
+                     "[ 1.0] refcount_t: underflow; use-after-free.",
+                     "[ 1.0] kmemleak: 2 new suspected memory leaks",
+                     "[ 1.0] Oops: 0000 [#1] SMP"):
+            self.assertTrue(run.KMSG_BAD.search(line), line)
+        for line in ("[ 1.0] svhost: grant e2e0 added",
+                     "[ 1.0] svhost: port e2e1: owner gone, copier x[1] "
+                     "listed as e2e1@2"):
+            self.assertFalse(run.KMSG_BAD.search(line), line)
+
+    def test_busy_queues(self):
+        before = {"tx_queue_0_packets": 5, "tx_queue_1_packets": 0}
+        after = {"tx_queue_0_packets": 105, "tx_queue_1_packets": 7,
+                 "tx_queue_2_packets": 8}
+        self.assertEqual(run.busy(before, after, "tx_queue_%d_packets", 4),
+                         [(0, 100), (2, 8)])
+
+    def test_at_once(self):
+        self.assertEqual(run.at_once(lambda: 1, lambda: 2), [1, 2])
+        with self.assertRaises(KeyError):
+            run.at_once(lambda: 1, lambda: {}["x"])
 
 
     def test_ovs(self):
@@ -141,6 +177,15 @@ class GuestArgvTest(unittest.TestCase):
         self.assertIn("virtio-net-pci,netdev=net-a,romfile=,"
                       "mac=52:54:00:00:00:01,vectors=0", a)
         self.assertIn("-no-reboot", a)
+        self.assertNotIn("-qmp", a)
+
+    def test_qmp_socket(self):
+        g = guestmod.Guest("a", self.tmp.name, qmp="/run/x/qmp-a.sock")
+        a = g.argv()
+        self.assertEqual(a[a.index("-qmp") + 1],
+                         "unix:/run/x/qmp-a.sock,server=on,wait=off")
+        with self.assertRaises(guestmod.GuestError):
+            guestmod.Guest("b", self.tmp.name).qmp("query-status")
 
     def test_missing_images(self):
         os.unlink(os.path.join(self.tmp.name, "guest", "vmlinux"))
