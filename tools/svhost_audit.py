@@ -512,12 +512,21 @@ class Auditor:
         return sorted(n for n, p in self.ports.items()
                       if p.get(role + "_pid") == pid)
 
-    def svhost_mapping(self, m, ports):
-        """Port and region of a /dev/svhost mapping (the only port of that
-        process when it has one; by offset within its layout)."""
-        port = ports[0] if len(ports) == 1 else None
-        regions = self.port_regions(port) if port else None
-        return port, region_of(m["offset"], regions)
+    def svhost_mapping(self, m, ports, pkey=None):
+        """Port and region of a /dev/svhost mapping.  Nothing in /proc ties
+        a mapping to one of the process's /dev/svhost files, so the port is
+        the process's only one or, for a copier's rings and pool, the one
+        whose recorded copier key the mapping carries; otherwise None (a
+        vSwitch with several ports).  The region follows from the offset
+        whenever the layouts of all candidate ports agree on it."""
+        cands = list(ports)
+        if len(cands) > 1 and pkey:
+            cands = [p for p in cands
+                     if self.ports[p].get("copier_pkey") == pkey] or cands
+        regions = {region_of(m["offset"], self.port_regions(p))
+                   for p in cands} or {region_of(m["offset"], None)}
+        return (cands[0] if len(cands) == 1 else None,
+                regions.pop() if len(regions) == 1 else "?")
 
     # --- the two audits --------------------------------------------------
 
@@ -625,7 +634,7 @@ class Auditor:
             if m["path"] != SVHOST_DEV:
                 continue
             sm = smaps.get(m["start"], {})
-            port, region = self.svhost_mapping(m, ports)
+            port, region = self.svhost_mapping(m, ports, sm.get("pkey"))
             e = {"start": m["start"], "end": m["end"],
                  "size": m["end"] - m["start"], "perms": m["perms"],
                  "offset": m["offset"], "port": port, "region": region,

@@ -377,6 +377,33 @@ class FabricatedTest(unittest.TestCase):
         self.assertEqual(regions, [("vm1", "header"), ("vm1", "rings"),
                                    ("vm1", "pool")])
 
+    def test_two_ports_regions_and_keys(self):
+        # a vSwitch with two ports of one geometry: the region of each
+        # mapping is known, the port is not; a QEMU copying for both with
+        # one key per PD: its rings and pools are told apart by key
+        t = secure_tree(self.tmp.name)
+        t.port("vm2", owner_pid=100, copier_pid=200, copier_tid=203,
+               copier_pkey=2, queue_pairs=1, ring_size=256, buf_size=2048,
+               buf_count=1024)
+        rep = au.Auditor(t.proc(), t.sysfs, None).audit(100)
+        self.assertEqual([(m["port"], m["region"]) for m in rep["mappings"]
+                          if m["kind"] == "svhost"],
+                         [(None, "header"), (None, "rings"), (None, "pool")])
+        # a second port of another geometry: the pool's offset is also a
+        # ring offset there, so its region is unknown
+        t.port("vm2", queue_pairs=64)
+        rep = au.Auditor(t.proc(), t.sysfs, None).audit(100)
+        self.assertEqual([m["region"] for m in rep["mappings"]
+                          if m["kind"] == "svhost"], ["header", "rings", "?"])
+        t.port("vm2", queue_pairs=1)
+        r = reader({200: INIT_PKRU, 201: INIT_PKRU, 202: PD_PKRU})
+        rep = au.Auditor(t.proc(), t.sysfs, r).audit(200)
+        self.assertEqual([(m["port"], m["region"])
+                          for m in rep["svhost_mappings"]],
+                         [(None, "header"), ("vm1", "rings"),
+                          ("vm1", "pool")])
+        self.assertEqual(rep["keys"], {"1": ["vm1"]})
+
     def test_secure_qemu_only_pd(self):
         t = secure_tree(self.tmp.name)
         r = reader({200: INIT_PKRU, 201: INIT_PKRU, 202: PD_PKRU})
